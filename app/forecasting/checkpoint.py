@@ -1,0 +1,184 @@
+"""A checkpoint format that is safe to load from an untrusted disk.
+
+Layout of one file:
+
+    MAGIC (8 bytes) | header length (8 bytes, little-endian) | header (UTF-8 JSON)
+    | tensors (torch.save of a flat dict of tensors) | SHA-256 of everything before it (32 bytes)
+
+The header carries the format version, model config, scaler, training metadata, holdout scores
+and caller metadata (name, version, ...). Tensors are read with `torch.load(weights_only=True)`,
+which refuses arbitrary pickled objects, and only after the checksum has matched, so a truncated
+or bit-flipped file is refused before any of it is interpreted. The model is rebuilt from the
+saved config and its weights loaded with strict key and shape checking.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import struct
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from app.forecasting.config import ModelConfig
+from app.forecasting.errors import CheckpointError
+from app.forecasting.evaluation import HoldoutEvaluation
+from app.forecasting.forecaster import Forecaster
+from app.forecasting.model import RecurrentRegressor
+from app.forecasting.scaling import Scaler
+from app.forecasting.training import TrainingInfo
+
+MAGIC = b"LSTMFC\x00\x01"
+FORMAT_VERSION = 1
+SUPPORTED_FORMAT_VERSIONS = frozenset({1})
+TEMP_PREFIX = ".tmp-"
+_LENGTH = struct.Struct("<Q")
+_DIGEST_BYTES = 32
+_SERIES_KEY = "series"
+
+
+def checkpoint_bytes(forecaster: Forecaster, metadata: dict[str, Any] | None = None) -> bytes:
+    """Serialise a forecaster (and caller metadata such as name and version) to bytes."""
+    header = {
+        "format_version": FORMAT_VERSION,
+        "config": forecaster.config.to_dict(),
+        "scaler": forecaster.scaler.to_dict(),
+        "training": forecaster.training.to_dict(),
+        "evaluation": forecaster.evaluation.to_dict() if forecaster.evaluation else None,
+        "metadata": metadata or {},
+    }
+    header_bytes = json.dumps(header, allow_nan=False).encode("utf-8")
+    tensors = {f"model.{name}": tensor for name, tensor in forecaster.state.items()}
+    tensors[_SERIES_KEY] = torch.from_numpy(forecaster.series.copy())
+    buffer = io.BytesIO()
+    torch.save(tensors, buffer)
+    body = MAGIC + _LENGTH.pack(len(header_bytes)) + header_bytes + buffer.getvalue()
+    return body + hashlib.sha256(body).digest()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that readers see the old file or the new one, never a mix."""
+    fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    # The rename itself must reach the disk, or a crash could lose the new name.
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def save_checkpoint(
+    path: Path, forecaster: Forecaster, metadata: dict[str, Any] | None = None
+) -> None:
+    write_atomic(path, checkpoint_bytes(forecaster, metadata))
+
+
+def load_checkpoint(path: Path) -> tuple[Forecaster, dict[str, Any]]:
+    """Load and verify a checkpoint; raises CheckpointError naming the file on any problem."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise CheckpointError(f"{path}: cannot be read ({error.strerror or error})") from error
+    try:
+        return parse_checkpoint(data)
+    except CheckpointError as error:
+        raise CheckpointError(f"{path}: {error}") from error
+
+
+def parse_checkpoint(data: bytes) -> tuple[Forecaster, dict[str, Any]]:
+    fixed = len(MAGIC) + _LENGTH.size
+    if len(data) < fixed + _DIGEST_BYTES or not data.startswith(MAGIC):
+        raise CheckpointError(
+            f"not a forecaster checkpoint: expected it to start with {MAGIC!r}, "
+            f"got {data[: len(MAGIC)]!r} ({len(data)} bytes)"
+        )
+    body, digest = data[:-_DIGEST_BYTES], data[-_DIGEST_BYTES:]
+    if hashlib.sha256(body).digest() != digest:
+        raise CheckpointError("checksum mismatch: the file is truncated or corrupted")
+    (header_length,) = _LENGTH.unpack_from(body, len(MAGIC))
+    if header_length > len(body) - fixed:
+        raise CheckpointError(f"header length {header_length} exceeds the file size")
+    try:
+        header = json.loads(body[fixed : fixed + header_length].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"header is not valid JSON: {error}") from error
+    version = header.get("format_version") if isinstance(header, dict) else None
+    if version not in SUPPORTED_FORMAT_VERSIONS:
+        raise CheckpointError(
+            f"format_version {version!r} is not supported; expected one of "
+            f"{sorted(SUPPORTED_FORMAT_VERSIONS)}"
+        )
+    tensors = _load_tensors(body[fixed + header_length :])
+    try:
+        config = ModelConfig.from_dict(header["config"])
+        scaler = Scaler.from_dict(header["scaler"])
+        training = TrainingInfo.from_dict(header["training"])
+        evaluation = (
+            HoldoutEvaluation.from_dict(header["evaluation"]) if header["evaluation"] else None
+        )
+        metadata = header["metadata"]
+        if not isinstance(metadata, dict):
+            raise TypeError(f"metadata must be an object, got {type(metadata).__name__}")
+        state = _checked_state(config, tensors)
+        series = tensors[_SERIES_KEY].to(torch.float64).numpy().copy()
+        forecaster = Forecaster(
+            config=config,
+            scaler=scaler,
+            state=state,
+            series=series,
+            training=training,
+            evaluation=evaluation,
+        )
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise CheckpointError(f"incompatible checkpoint contents: {error!r}") from error
+    return forecaster, metadata
+
+
+def _load_tensors(payload: bytes) -> dict[str, torch.Tensor]:
+    try:
+        loaded = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for bad pickles; all mean "refused"
+        raise CheckpointError(f"tensor payload refused by the safe loader: {error}") from error
+    if not isinstance(loaded, dict) or not all(
+        isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in loaded.items()
+    ):
+        raise CheckpointError("tensor payload must be a flat mapping of names to tensors")
+    if _SERIES_KEY not in loaded or loaded[_SERIES_KEY].ndim != 1:
+        raise CheckpointError("tensor payload has no one-dimensional training series")
+    return loaded
+
+
+def _checked_state(
+    config: ModelConfig, tensors: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """Load the weights into a model built from `config` with strict key and shape checks."""
+    state = {
+        name.removeprefix("model."): tensor
+        for name, tensor in tensors.items()
+        if name.startswith("model.")
+    }
+    model = RecurrentRegressor(config)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        raise CheckpointError(f"weights do not match the saved config {config}: {error}") from error
+    for name, tensor in model.state_dict().items():
+        if not torch.isfinite(tensor).all():
+            raise CheckpointError(f"weight {name} holds non-finite values")
+    return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}

@@ -1,0 +1,152 @@
+"""A trained, servable model (`Forecaster`) and `fit`, which makes one from a series."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from app.forecasting.config import ModelConfig, TrainingConfig
+from app.forecasting.engine import InferenceWeights, forecast_pipelined, predict_windows
+from app.forecasting.errors import InvalidSeriesError
+from app.forecasting.evaluation import HoldoutEvaluation, evaluate_holdout, infer_season_length
+from app.forecasting.scaling import Scaler
+from app.forecasting.training import (
+    ProgressCallback,
+    StateDict,
+    StopCallback,
+    TrainingInfo,
+    train_model,
+)
+from app.forecasting.windowing import FloatArray, as_series
+
+
+@dataclass(frozen=True, slots=True)
+class Forecaster:
+    """An immutable trained model: weights, scaler, the series it was trained on, its scores."""
+
+    config: ModelConfig
+    scaler: Scaler
+    state: StateDict
+    series: FloatArray  # the whole training series (training part + holdout), read-only
+    training: TrainingInfo
+    evaluation: HoldoutEvaluation | None
+    weights: InferenceWeights = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.series.setflags(write=False)
+        for tensor in self.state.values():
+            tensor.requires_grad_(False)
+        object.__setattr__(
+            self, "weights", InferenceWeights.from_state_dict(self.config, self.state)
+        )
+
+    @property
+    def window_size(self) -> int:
+        return self.config.window_size
+
+    def _check_window(self, window: FloatArray, *, name: str) -> None:
+        if len(window) != self.window_size:
+            raise InvalidSeriesError(
+                f"{name} must hold exactly window_size={self.window_size} values; got {len(window)}"
+            )
+
+    def predict_next(self, window: Sequence[float] | FloatArray) -> float:
+        """The value after `window` (exactly `window_size` values), from a zero state."""
+        values = as_series(window, name="window")
+        self._check_window(values, name="window")
+        scaled = self.scaler.transform(values)[None, :]  # (1, w)
+        return float(self.scaler.inverse_transform(predict_windows(self.weights, scaled))[0])
+
+    def forecast(
+        self, horizon: int, series: Sequence[float] | FloatArray | None = None
+    ) -> FloatArray:
+        """`horizon` values after `series` (default: the training series), the tutorial's way."""
+        history = self.series if series is None else as_series(series)
+        first: FloatArray = self.forecast_many([history], horizon)[0]
+        return first
+
+    def forecast_many(
+        self, histories: Sequence[Sequence[float] | FloatArray], horizon: int
+    ) -> FloatArray:
+        """(B, horizon) forecasts for B series in one batched pass."""
+        if horizon < 1:
+            raise InvalidSeriesError(f"horizon must be >= 1; got {horizon}")
+        if len(histories) == 0:
+            raise InvalidSeriesError("forecast_many needs at least one series; got none")
+        windows = np.empty((len(histories), self.window_size))
+        for row, history in enumerate(histories):
+            values = as_series(history)
+            if len(values) < self.window_size:
+                raise InvalidSeriesError(
+                    f"series must hold at least window_size={self.window_size} values; "
+                    f"got {len(values)}"
+                )
+            windows[row] = values[-self.window_size :]
+        scaled = self.scaler.transform(windows)  # (B, w)
+        forecasts: FloatArray = self.scaler.inverse_transform(
+            forecast_pipelined(self.weights, scaled, horizon)
+        )
+        return forecasts
+
+
+def minimum_series_length(window_size: int, test_size: int) -> int:
+    """Values needed to train: at least one (window, label) pair before the holdout."""
+    return window_size + 1 + test_size
+
+
+def fit(
+    series: Sequence[float] | FloatArray,
+    model_config: ModelConfig | None = None,
+    training: TrainingConfig | None = None,
+    *,
+    test_size: int = 40,
+    season_length: int | None = None,
+    on_epoch: ProgressCallback | None = None,
+    should_stop: StopCallback | None = None,
+) -> Forecaster:
+    """Train the tutorial's way: hold out the last `test_size` points, forecast them
+    autoregressively from the last training window and score them against the baselines; then
+    train on the whole series before the model is used.
+    """
+    model_config = model_config or ModelConfig()
+    training = training or TrainingConfig()
+    values = as_series(series)
+    needed = minimum_series_length(model_config.window_size, test_size)
+    if test_size < 0:
+        raise InvalidSeriesError(f"test_size must be >= 0; got {test_size}")
+    if len(values) < needed:
+        raise InvalidSeriesError(
+            f"series needs at least {needed} values (window_size {model_config.window_size} "
+            f"+ 1 label + test_size {test_size}); got {len(values)}"
+        )
+    train_part = values[: len(values) - test_size]
+    scaler = Scaler.fit(train_part)
+    scaled_train = scaler.transform(train_part)
+    if season_length is None:
+        season_length = infer_season_length(train_part)
+
+    selected, final, info = train_model(
+        scaled_train,
+        model_config,
+        training,
+        refit_series=scaler.transform(values) if test_size > 0 else None,
+        on_epoch=on_epoch,
+        should_stop=should_stop,
+    )
+    evaluation = None
+    if test_size > 0:
+        # Score the model selected before the refit: it has never seen the holdout.
+        weights = InferenceWeights.from_state_dict(model_config, selected)
+        last_window = scaler.transform(train_part[-model_config.window_size :])[None, :]  # (1, w)
+        predicted = scaler.inverse_transform(forecast_pipelined(weights, last_window, test_size)[0])
+        evaluation = evaluate_holdout(train_part, values[-test_size:], predicted, season_length)
+    return Forecaster(
+        config=model_config,
+        scaler=scaler,
+        state=final,
+        series=values,
+        training=info,
+        evaluation=evaluation,
+    )
