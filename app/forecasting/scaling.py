@@ -29,11 +29,13 @@ class Scaler:
         if len(series) == 0:
             return cls(center=0.0, scale=1.0)
         low, high = float(np.min(series)), float(np.max(series))
+        if low == high:
+            # A constant series has no range: scale by its magnitude (or 1), never divide by zero.
+            return cls(center=low, scale=abs(low) if low != 0 else 1.0)
         center = low / 2 + high / 2
         half_range = high / 2 - low / 2
-        # A constant series has no range: scale by its magnitude (or 1) so nothing divides by zero.
-        if not half_range > 0:
-            half_range = abs(center) if center != 0 else 1.0
+        if not half_range > 0:  # a range below the smallest subnormal after halving
+            half_range = 1.0
         return cls(center=center, scale=half_range)
 
     def transform(self, values: FloatArray) -> FloatArray:
