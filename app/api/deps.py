@@ -1,0 +1,61 @@
+"""Typed dependencies the routes declare."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.errors import UnauthorizedError
+from app.service import ForecastService
+from app.settings import Settings
+
+
+def get_service(request: Request) -> ForecastService:
+    service: ForecastService = request.app.state.service
+    return service
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+ServiceDep = Annotated[ForecastService, Depends(get_service)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="Set when the server has FORECAST_API_KEY: `Authorization: Bearer <key>`.",
+)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def _check_key(settings: Settings, credentials: HTTPAuthorizationCredentials | None) -> None:
+    if settings.api_key is None:
+        return
+    expected = settings.api_key.get_secret_value().encode()
+    given = credentials.credentials.encode() if credentials is not None else b""
+    # compare_digest takes the same time whatever the first differing byte is.
+    if not secrets.compare_digest(given, expected):
+        raise UnauthorizedError(
+            "this endpoint needs the API key: expected header 'Authorization: Bearer <key>', "
+            + ("got a different key" if credentials is not None else "got no bearer token")
+        )
+
+
+def require_write_key(settings: SettingsDep, credentials: Credentials) -> None:
+    """Training and deleting need the key whenever FORECAST_API_KEY is set."""
+    _check_key(settings, credentials)
+
+
+def require_read_key(settings: SettingsDep, credentials: Credentials) -> None:
+    """Reading needs the key only when FORECAST_API_KEY_READS is true."""
+    if settings.api_key_reads:
+        _check_key(settings, credentials)
+
+
+WriteAccess = Depends(require_write_key)
+ReadAccess = Depends(require_read_key)

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from app.api.deps import ServiceDep
+from app.api.schemas import ErrorResponse, HealthResponse
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=HealthResponse)
+async def healthz() -> HealthResponse:
+    """Liveness: 200 while the process serves."""
+    return HealthResponse(status="ok")
+
+
+@router.get(
+    "/readyz",
+    response_model=HealthResponse,
+    responses={503: {"model": ErrorResponse, "description": "Default model not ready yet."}},
+)
+async def readyz(service: ServiceDep) -> HealthResponse | JSONResponse:
+    """Readiness: 200 once the default model serves, 503 before."""
+    if service.ready:
+        return HealthResponse(status="ok")
+    return JSONResponse(
+        status_code=503,
+        content={"error": "not_ready", "message": "the default model is not ready yet"},
+    )

@@ -1,0 +1,220 @@
+"""Request and response bodies. Bounds live here, on the fields; routes do not validate."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from app.forecasting import CellType
+from app.store import MODEL_NAME_PATTERN, ModelSnapshot
+
+# JSON numbers only: strict mode refuses booleans and numeric strings, and NaN / Infinity
+# (which Python's JSON parser accepts as literals) are refused as non-finite.
+FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+StrictInt = Annotated[int, Field(strict=True)]
+ModelName = Annotated[
+    str,
+    Field(
+        pattern=MODEL_NAME_PATTERN,
+        description="Lower-case letters, digits, '-' and '_', 1-64 characters, starting with a "
+        "letter or digit.",
+        examples=["default"],
+    ),
+]
+HARD_MAX_SERIES = 1_000_000  # the schema's ceiling; FORECAST_MAX_SERIES_LENGTH is the real cap
+
+SINE_EXAMPLE: list[JsonValue] = [round(math.sin(x * 2 * 3.1416 / 40), 4) for x in range(120)]
+WINDOW_EXAMPLE: list[JsonValue] = SINE_EXAMPLE[:40]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class TrainRequest(_Request):
+    series: Annotated[
+        list[FiniteFloat],
+        Field(
+            min_length=2,
+            max_length=HARD_MAX_SERIES,
+            description="The series to learn, oldest first. Needs at least window_size + 1 + "
+            "test_size values and at most FORECAST_MAX_SERIES_LENGTH.",
+        ),
+    ]
+    model: ModelName = "default"
+    window_size: Annotated[StrictInt, Field(ge=1, le=1000)] = 40
+    hidden_size: Annotated[StrictInt, Field(ge=1, le=512)] = 50
+    num_layers: Annotated[StrictInt, Field(ge=1, le=4)] = 1
+    cell: CellType = "lstm"
+    test_size: Annotated[
+        StrictInt,
+        Field(ge=0, le=HARD_MAX_SERIES, description="Points held out at the end and forecast."),
+    ] = 40
+    season_length: Annotated[
+        StrictInt | None,
+        Field(
+            ge=2,
+            le=HARD_MAX_SERIES,
+            description="Season of the seasonal naive baseline; "
+            "inferred from the autocorrelation when omitted.",
+        ),
+    ] = None
+    epochs: Annotated[
+        StrictInt | None,
+        Field(ge=1, description="Epoch cap (at most FORECAST_MAX_EPOCHS); default: planned."),
+    ] = None
+    learning_rate: Annotated[FiniteFloat | None, Field(gt=0, le=1)] = None
+    batch_size: Annotated[StrictInt | None, Field(ge=1, le=4096)] = None
+    seed: Annotated[StrictInt | None, Field(ge=0, le=2**32 - 1)] = None
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "model": "sine",
+                    "series": SINE_EXAMPLE,
+                    "window_size": 20,
+                    "test_size": 20,
+                    "epochs": 5,
+                }
+            ]
+        },
+    )
+
+
+class PredictNextRequest(_Request):
+    window: Annotated[
+        list[FiniteFloat],
+        Field(min_length=1, max_length=1000, description="Exactly the model's window_size values."),
+    ]
+    model: ModelName = "default"
+
+    model_config = ConfigDict(
+        extra="forbid", strict=True, json_schema_extra={"examples": [{"window": WINDOW_EXAMPLE}]}
+    )
+
+
+class ForecastRequest(_Request):
+    horizon: Annotated[
+        StrictInt,
+        Field(ge=1, le=HARD_MAX_SERIES, description="Steps ahead, at most FORECAST_MAX_HORIZON."),
+    ]
+    series: Annotated[
+        list[FiniteFloat] | None,
+        Field(
+            min_length=1,
+            max_length=HARD_MAX_SERIES,
+            description="History to continue (at least window_size values); default: the series "
+            "the model was trained on.",
+        ),
+    ] = None
+    model: ModelName = "default"
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"examples": [{"horizon": 40}, {"horizon": 5, "series": WINDOW_EXAMPLE}]},
+    )
+
+
+class ModelConfigOut(BaseModel):
+    window_size: int
+    hidden_size: int
+    num_layers: int
+    cell: Literal["lstm", "gru", "rnn"]
+
+
+class TrainingOut(BaseModel):
+    epochs: int = Field(description="Epochs run before model selection (plus refit_epochs).")
+    best_epoch: int
+    refit_epochs: int
+    seconds: float
+    final_loss: float = Field(description="Training MSE of the last epoch, in scaled units.")
+    best_validation_loss: float | None
+    stopped_by: str
+
+
+class MetricsOut(BaseModel):
+    test_size: int
+    test_mse: float | None
+    test_mae: float | None
+    test_rmse: float | None
+    naive_mse: float | None
+    seasonal_naive_mse: float | None
+    season_length: int | None
+    mase: float | None
+
+
+class ModelOut(BaseModel):
+    model: str
+    version: int
+    created_at: str
+    config: ModelConfigOut
+    training: TrainingOut
+    metrics: MetricsOut
+    series_length: int
+
+    @classmethod
+    def from_snapshot(cls, snapshot: ModelSnapshot) -> ModelOut:
+        forecaster = snapshot.forecaster
+        evaluation = forecaster.evaluation
+        metrics: dict[str, Any] = {
+            "test_size": 0,
+            "test_mse": None,
+            "test_mae": None,
+            "test_rmse": None,
+            "naive_mse": None,
+            "seasonal_naive_mse": None,
+            "season_length": None,
+            "mase": None,
+        }
+        if evaluation is not None:
+            metrics = {key: getattr(evaluation, key) for key in metrics}
+        return cls(
+            model=snapshot.name,
+            version=snapshot.version,
+            created_at=snapshot.created_at,
+            config=ModelConfigOut(**forecaster.config.to_dict()),
+            training=TrainingOut(
+                **{
+                    key: value
+                    for key, value in forecaster.training.to_dict().items()
+                    if key in TrainingOut.model_fields
+                }
+            ),
+            metrics=MetricsOut(**metrics),
+            series_length=len(forecaster.series),
+        )
+
+
+class ModelList(BaseModel):
+    models: list[ModelOut]
+
+
+class PredictNextResponse(BaseModel):
+    model: str
+    version: int
+    prediction: float
+
+
+class ForecastResponse(BaseModel):
+    model: str
+    version: int
+    horizon: int
+    forecast: list[float]
+
+
+class ErrorResponse(BaseModel):
+    """Every error has this shape: a stable code and a message saying expected vs received."""
+
+    error: str = Field(examples=["invalid_input"])
+    message: str = Field(examples=["window must hold exactly window_size=40 values; got 39"])
+    details: list[dict[str, Any]] | None = None
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok", "starting"]

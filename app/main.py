@@ -1,0 +1,143 @@
+"""The FastAPI application: `create_app(settings)`, and `app` for `uvicorn app.main:app`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import torch
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.api.docs import mount_offline_docs
+from app.api.middleware import BodySizeLimitMiddleware, RequestLogMiddleware
+from app.api.routes import health, models, predict, train
+from app.errors import ServiceError
+from app.logs import configure_logging
+from app.service import ForecastService
+from app.settings import Settings
+from app.store import ModelStore
+from app.trainer import TrainingRunner
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Train LSTM (or GRU / RNN) forecasters on your time series and get forecasts back.
+
+* `POST /train` learns a series, holds out its end and scores the forecast against naive baselines.
+* `POST /predict-next` predicts the value after one window; `POST /forecast` runs the tutorial's
+  autoregressive forecast for any horizon.
+* The built-in `default` model is the tutorial's LSTM (window 40, hidden 50) trained on its sine.
+
+Every error answers `{"error": code, "message": ...}`, the message saying what was expected
+and what arrived.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app. Without `settings`, they are read from the environment at startup."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        resolved = settings if settings is not None else Settings()
+        configure_logging(resolved.log_level)
+        # Serving runs one request at a time per event loop: one thread for inference is
+        # fastest for this model size and leaves the other cores to training.
+        torch.set_num_threads(1)
+        store = ModelStore(resolved.model_store, keep_versions=resolved.keep_versions)
+        runner = TrainingRunner(resolved.max_concurrent_trainings)
+        service = ForecastService(resolved, store, runner)
+        # Torch threads follow the CPU limit (cgroup quota) unless FORECAST_TORCH_THREADS is
+        # set, shared among the trainings that may run at once.
+        service.torch_threads = max(
+            1, resolved.resolved_torch_threads() // resolved.max_concurrent_trainings
+        )
+        app.state.settings = resolved
+        app.state.service = service
+        await asyncio.to_thread(store.load_all)
+        startup = asyncio.create_task(_prepare_default(service))
+        try:
+            yield
+        finally:
+            startup.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await startup
+
+    app = FastAPI(
+        title="LSTM forecasting service",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.include_router(health.router)
+    app.include_router(train.router)
+    app.include_router(predict.router)
+    app.include_router(models.router)
+    mount_offline_docs(app)
+    _add_error_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware)
+    app.add_middleware(RequestLogMiddleware)
+    return app
+
+
+async def _prepare_default(service: ForecastService) -> None:
+    try:
+        await service.ensure_default_model()
+    except Exception:
+        logger.exception("the default model could not be prepared; /readyz stays 503")
+
+
+def _error(
+    status: int, code: str, message: str, details: list[dict[str, object]] | None = None
+) -> JSONResponse:
+    content: dict[str, object] = {"error": code, "message": message}
+    if details is not None:
+        content["details"] = details
+    return JSONResponse(status_code=status, content=content)
+
+
+def _describe(error: dict[str, object]) -> str:
+    location = ".".join(str(part) for part in error.get("loc", ()))  # type: ignore[attr-defined]
+    received = error.get("input")
+    shown = repr(received)
+    if len(shown) > 60:
+        shown = (
+            f"{type(received).__name__} of length {len(received)}"
+            if hasattr(received, "__len__")
+            else shown[:57] + "..."
+        )
+    return f"{location}: {error.get('msg')} (got {shown})"
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ServiceError)
+    async def service_error(request: Request, error: ServiceError) -> JSONResponse:
+        return _error(error.status_code, error.code, error.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        errors = list(error.errors())
+        details = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+            for e in errors[:20]
+        ]
+        message = "; ".join(_describe(e) for e in errors[:5])
+        if len(errors) > 5:
+            message += f"; and {len(errors) - 5} more"
+        return _error(422, "invalid_input", message, details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        codes = {400: "malformed_body", 404: "not_found", 405: "method_not_allowed"}
+        return _error(
+            error.status_code, codes.get(error.status_code, "http_error"), str(error.detail)
+        )
+
+
+app = create_app()

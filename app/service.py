@@ -1,0 +1,241 @@
+"""What the routes call: limits, one snapshot per request, training and publishing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.errors import (
+    ConflictError,
+    InvalidInputError,
+    ModelNotFoundError,
+    NotReadyError,
+    ServiceError,
+    StorageError,
+    TrainingFailedError,
+)
+from app.forecasting import (
+    CheckpointError,
+    InvalidSeriesError,
+    ModelConfig,
+    TrainingConfig,
+    minimum_series_length,
+)
+from app.forecasting.checkpoint import parse_checkpoint
+from app.settings import Settings
+from app.store import ModelSnapshot, ModelStore, utc_now
+from app.trainer import TrainingJob, TrainingRunner
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "default"
+
+
+def tutorial_series() -> np.ndarray:
+    """The tutorial's sine: sin(x * 2 * 3.1416 / 40) for x = 0..799."""
+    return np.sin(np.arange(800, dtype=np.float64) * 2 * 3.1416 / 40)
+
+
+@dataclass(frozen=True, slots=True)
+class TrainSpec:
+    """A validated training request, independent of the HTTP schema."""
+
+    name: str
+    series: list[float]
+    model_config: ModelConfig
+    test_size: int
+    season_length: int | None
+    epochs: int | None
+    learning_rate: float | None
+    batch_size: int | None
+    seed: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    snapshot: ModelSnapshot
+    values: np.ndarray
+
+
+class ForecastService:
+    def __init__(self, settings: Settings, store: ModelStore, runner: TrainingRunner) -> None:
+        self.settings = settings
+        self.store = store
+        self.runner = runner
+        self.torch_threads = 1  # per training: the other core keeps serving
+        self.ready = False  # True once the default model serves
+
+    def snapshot(self, name: str) -> ModelSnapshot:
+        """The one snapshot a request works on."""
+        try:
+            return self.store.get(name)
+        except ModelNotFoundError:
+            if name == DEFAULT_MODEL and not self.ready:
+                raise NotReadyError(
+                    "the default model is still being trained at startup; retry in a few "
+                    "seconds (GET /readyz answers 200 when it is ready)"
+                ) from None
+            raise
+
+    # ----- reading -------------------------------------------------------------------------
+
+    def list_snapshots(self) -> list[ModelSnapshot]:
+        return [s for name in self.store.names() if (s := self.store.find(name)) is not None]
+
+    async def delete(self, name: str) -> None:
+        if name == DEFAULT_MODEL:
+            raise ConflictError(
+                "the built-in 'default' model cannot be deleted (clients rely on it); "
+                "retrain it with POST /train instead"
+            )
+        await asyncio.to_thread(self.store.delete, name)
+
+    def _check_series(self, values: list[float], *, name: str) -> None:
+        limit = self.settings.max_series_length
+        if len(values) > limit:
+            raise InvalidInputError(
+                f"{name} may hold at most {limit} values (FORECAST_MAX_SERIES_LENGTH); "
+                f"got {len(values)}"
+            )
+
+    def predict_next(self, name: str, window: list[float]) -> Prediction:
+        snapshot = self.snapshot(name)
+        expected = snapshot.forecaster.window_size
+        if len(window) != expected:
+            raise InvalidInputError(
+                f"window must hold exactly window_size={expected} values for model {name!r}; "
+                f"got {len(window)}"
+            )
+        value = snapshot.forecaster.predict_next(window)
+        return Prediction(snapshot, np.array([value]))
+
+    def forecast(self, name: str, horizon: int, series: list[float] | None) -> Prediction:
+        if horizon > self.settings.max_horizon:
+            raise InvalidInputError(
+                f"horizon may be at most {self.settings.max_horizon} (FORECAST_MAX_HORIZON); "
+                f"got {horizon}"
+            )
+        snapshot = self.snapshot(name)
+        if series is not None:
+            self._check_series(series, name="series")
+            expected = snapshot.forecaster.window_size
+            if len(series) < expected:
+                raise InvalidInputError(
+                    f"series must hold at least window_size={expected} values for model "
+                    f"{name!r}; got {len(series)}"
+                )
+        try:
+            values = snapshot.forecaster.forecast(horizon, series)
+        except InvalidSeriesError as error:
+            raise InvalidInputError(str(error)) from error
+        return Prediction(snapshot, values)
+
+    # ----- training --------------------------------------------------------------------------
+
+    def _training_config(self, spec: TrainSpec) -> TrainingConfig:
+        if spec.epochs is not None and spec.epochs > self.settings.max_epochs:
+            raise InvalidInputError(
+                f"epochs may be at most {self.settings.max_epochs} (FORECAST_MAX_EPOCHS); "
+                f"got {spec.epochs}"
+            )
+        defaults = TrainingConfig()
+        return TrainingConfig(
+            max_epochs=spec.epochs,
+            max_seconds=self.settings.max_training_seconds,
+            learning_rate=spec.learning_rate or defaults.learning_rate,
+            batch_size=spec.batch_size or defaults.batch_size,
+            seed=spec.seed if spec.seed is not None else defaults.seed,
+            num_threads=self.torch_threads,
+        )
+
+    def _check_trainable(self, spec: TrainSpec) -> None:
+        self._check_series(spec.series, name="series")
+        needed = minimum_series_length(spec.model_config.window_size, spec.test_size)
+        if len(spec.series) < needed:
+            raise InvalidInputError(
+                f"series needs at least {needed} values for window_size "
+                f"{spec.model_config.window_size} and test_size {spec.test_size} "
+                f"(window_size + 1 + test_size); got {len(spec.series)}"
+            )
+        if spec.name == DEFAULT_MODEL and spec.model_config != ModelConfig():
+            raise InvalidInputError(
+                "the built-in 'default' model keeps the tutorial's configuration (lstm, "
+                f"window_size 40, hidden_size 50, num_layers 1); got {spec.model_config}. "
+                "Train another model name for other settings."
+            )
+
+    async def train(self, spec: TrainSpec) -> ModelSnapshot:
+        """Train a new version of `spec.name` and publish it; the old one serves meanwhile."""
+        self._check_trainable(spec)
+        training = self._training_config(spec)
+        with self.store.training_lock(spec.name):
+            version = self.store.next_version(spec.name)
+            metadata = {"name": spec.name, "version": version, "created_at": utc_now()}
+            job = TrainingJob(
+                series=np.asarray(spec.series, dtype=np.float64),
+                model_config=spec.model_config,
+                training=training,
+                test_size=spec.test_size,
+                season_length=spec.season_length,
+                metadata=metadata,
+            )
+            checkpoint = await self._run(job)
+            snapshot = await asyncio.to_thread(self.store.publish, spec.name, version, checkpoint)
+        logger.info(
+            "trained model=%s version=%d epochs=%d seconds=%.2f test_mse=%s",
+            spec.name,
+            version,
+            snapshot.forecaster.training.epochs,
+            snapshot.forecaster.training.seconds,
+            snapshot.forecaster.evaluation.test_mse if snapshot.forecaster.evaluation else None,
+        )
+        return snapshot
+
+    async def _run(self, job: TrainingJob) -> bytes:
+        try:
+            checkpoint = await self.runner.run(job)
+            parse_checkpoint(checkpoint)  # verify before anything touches the disk
+        except ServiceError:
+            raise
+        except InvalidSeriesError as error:
+            raise InvalidInputError(str(error)) from error
+        except CheckpointError as error:
+            raise TrainingFailedError(
+                f"training produced an invalid checkpoint: {error}"
+            ) from error
+        except OSError as error:
+            raise StorageError(f"training could not complete: {error}") from error
+        except Exception as error:
+            logger.exception("training of %s failed", job.metadata.get("name"))
+            raise TrainingFailedError(
+                f"training failed: {type(error).__name__}: {error}; the previous version is "
+                "still served"
+            ) from error
+        return checkpoint
+
+    async def ensure_default_model(self) -> ModelSnapshot:
+        """Serve the stored default model, or train it on the tutorial's sine and save it."""
+        existing = self.store.find(DEFAULT_MODEL)
+        if existing is not None:
+            self.ready = True
+            return existing
+        logger.info(
+            "no usable default model in %s: training it on the tutorial's sine", self.store.root
+        )
+        spec = TrainSpec(
+            name=DEFAULT_MODEL,
+            series=tutorial_series().tolist(),
+            model_config=ModelConfig(),
+            test_size=40,
+            season_length=None,
+            epochs=self.settings.default_max_epochs,
+            learning_rate=None,
+            batch_size=None,
+            seed=self.settings.default_seed,
+        )
+        snapshot = await self.train(spec)
+        self.ready = True
+        return snapshot
