@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +17,7 @@ from app.errors import (
     ServiceError,
     StorageError,
     TrainingFailedError,
+    TrainingInProgressError,
 )
 from app.forecasting import (
     CheckpointError,
@@ -25,6 +27,7 @@ from app.forecasting import (
     minimum_series_length,
 )
 from app.forecasting.checkpoint import parse_checkpoint
+from app.metrics import ServiceMetrics
 from app.settings import Settings
 from app.store import ModelSnapshot, ModelStore, utc_now
 from app.trainer import TrainingJob, TrainingRunner
@@ -32,6 +35,7 @@ from app.trainer import TrainingJob, TrainingRunner
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "default"
+DEFAULT_MODEL_POLL_SECONDS = 0.5  # how often a replica waiting for another's default looks
 
 
 def tutorial_series() -> np.ndarray:
@@ -67,6 +71,10 @@ class ForecastService:
         self.runner = runner
         self.torch_threads = 1  # per training: the other core keeps serving
         self.ready = False  # True once the default model serves
+        self.metrics = ServiceMetrics(self._served_versions)
+
+    def _served_versions(self) -> list[tuple[str, int]]:
+        return [(s.name, s.version) for s in self.list_snapshots()]
 
     def snapshot(self, name: str) -> ModelSnapshot:
         """The one snapshot a request works on."""
@@ -169,6 +177,31 @@ class ForecastService:
 
     async def train(self, spec: TrainSpec) -> ModelSnapshot:
         """Train a new version of `spec.name` and publish it; the old one serves meanwhile."""
+        started = time.perf_counter()
+        outcome = "success"
+        try:
+            return await self._train(spec)
+        except ServiceError as error:
+            outcome = error.code
+            raise
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+            raise
+        except Exception:
+            outcome = "internal_error"
+            raise
+        finally:
+            seconds = time.perf_counter() - started
+            self.metrics.observe_training(outcome, seconds)
+            if outcome != "success":
+                # A replica waiting for another's default model polls: keep that out of info.
+                logger.log(
+                    logging.DEBUG if outcome == "training_in_progress" else logging.INFO,
+                    "training not published",
+                    extra={"model": spec.name, "outcome": outcome, "seconds": round(seconds, 3)},
+                )
+
+    async def _train(self, spec: TrainSpec) -> ModelSnapshot:
         self._check_trainable(spec)
         training = self._training_config(spec)
         with self.store.training_lock(spec.name):
@@ -184,14 +217,7 @@ class ForecastService:
             )
             checkpoint = await self._run(job)
             snapshot = await asyncio.to_thread(self.store.publish, spec.name, version, checkpoint)
-        logger.info(
-            "trained model=%s version=%d epochs=%d seconds=%.2f test_mse=%s",
-            spec.name,
-            version,
-            snapshot.forecaster.training.epochs,
-            snapshot.forecaster.training.seconds,
-            snapshot.forecaster.evaluation.test_mse if snapshot.forecaster.evaluation else None,
-        )
+        _log_trained(snapshot)
         return snapshot
 
     async def _run(self, job: TrainingJob) -> bytes:
@@ -217,14 +243,34 @@ class ForecastService:
         return checkpoint
 
     async def ensure_default_model(self) -> ModelSnapshot:
-        """Serve the stored default model, or train it on the tutorial's sine and save it."""
-        existing = self.store.find(DEFAULT_MODEL)
-        if existing is not None:
+        """Serve the stored default model, or train it on the tutorial's sine and save it.
+
+        Replicas starting together on an empty shared store race for the training lock: the
+        loser waits until the winner's model appears (or the winner dies and frees the lock).
+        """
+        waiting = False
+        while True:
+            existing = self.store.find(DEFAULT_MODEL)
+            if existing is not None:
+                self.ready = True
+                return existing
+            try:
+                snapshot = await self._train_default(log=not waiting)
+            except TrainingInProgressError:
+                if not waiting:
+                    logger.info("another process is training the default model: waiting for it")
+                waiting = True
+                await asyncio.sleep(DEFAULT_MODEL_POLL_SECONDS)
+                continue
             self.ready = True
-            return existing
-        logger.info(
-            "no usable default model in %s: training it on the tutorial's sine", self.store.root
-        )
+            return snapshot
+
+    async def _train_default(self, *, log: bool) -> ModelSnapshot:
+        if log:
+            logger.info(
+                "no usable default model in %s: training it on the tutorial's sine",
+                self.store.root,
+            )
         spec = TrainSpec(
             name=DEFAULT_MODEL,
             series=tutorial_series().tolist(),
@@ -236,6 +282,27 @@ class ForecastService:
             batch_size=None,
             seed=self.settings.default_seed,
         )
-        snapshot = await self.train(spec)
-        self.ready = True
-        return snapshot
+        return await self.train(spec)
+
+
+def _log_trained(snapshot: ModelSnapshot) -> None:
+    """One structured line per published training: no series values (they are users' data)."""
+    training = snapshot.forecaster.training
+    evaluation = snapshot.forecaster.evaluation
+    metrics = {
+        key: value
+        for key, value in (evaluation.to_dict() if evaluation is not None else {}).items()
+        if isinstance(value, int | float) or value is None
+    }
+    logger.info(
+        "trained",
+        extra={
+            "model": snapshot.name,
+            "version": snapshot.version,
+            "epochs": training.epochs,
+            "refit_epochs": training.refit_epochs,
+            "stopped_by": training.stopped_by,
+            "seconds": round(training.seconds, 3),
+            "metrics": metrics,
+        },
+    )

@@ -38,6 +38,7 @@ MODEL_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _NAME = re.compile(MODEL_NAME_PATTERN)
 _VERSION_FILE = re.compile(r"^v(\d{6,})\.ckpt$")
 CURRENT = "CURRENT"
+_REFRESH_ATTEMPTS = 3  # re-reads when the marker keeps moving while a request loads
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,23 +129,27 @@ class ModelStore:
         """Bring the in-memory snapshot of `name` in line with the store's CURRENT marker."""
         if not _NAME.match(name):
             return
-        marker = self._marker(name)
-        with self._guard:
-            known = self._markers.get(name)
-        if marker == known:
-            return
-        if marker is None:  # deleted by another process
+        for _ in range(_REFRESH_ATTEMPTS):
             with self._guard:
-                self._snapshots.pop(name, None)
-                self._markers.pop(name, None)
-            return
-        snapshot = self._load_served(name)
-        with self._guard:
-            current = self._snapshots.get(name)
-            # Never go back: a slow reader must not replace a newer local publish.
-            if snapshot is not None and (current is None or snapshot.version >= current.version):
-                self._snapshots[name] = snapshot
-            self._markers[name] = marker
+                known = self._markers.get(name)
+            marker = self._marker(name)  # after `known`: a publish in between is seen as new
+            if marker == known:
+                return
+            snapshot = self._load_served(name) if marker is not None else None
+            with self._guard:
+                # Install only if nobody (a local publish, another request's refresh) changed
+                # the state while we read: a slow reader must not replace newer news. The disk
+                # decides, not the version number, so another replica's rollback is followed.
+                if self._markers.get(name) != known:
+                    continue
+                if marker is None:  # deleted by another process
+                    self._snapshots.pop(name, None)
+                    self._markers.pop(name, None)
+                    return
+                if snapshot is not None:
+                    self._snapshots[name] = snapshot
+                self._markers[name] = marker
+                return
 
     def _served_version(self, name: str) -> int | None:
         try:
