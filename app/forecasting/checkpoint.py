@@ -5,10 +5,12 @@ Layout of one file:
     MAGIC (8 bytes) | header length (8 bytes, little-endian) | header (UTF-8 JSON)
     | tensors (torch.save of a flat dict of tensors) | SHA-256 of everything before it (32 bytes)
 
-The header carries the format version, model config, scaler, training metadata, holdout scores
-and caller metadata (name, version, ...). Tensors are read with `torch.load(weights_only=True)`,
-which refuses arbitrary pickled objects, and only after the checksum has matched, so a truncated
-or bit-flipped file is refused before any of it is interpreted. The model is rebuilt from the
+The header carries the format version, model config, scaler, training metadata, holdout scores,
+the conformal error table of the prediction intervals (optional: files written before it existed
+load without intervals) and caller metadata (name, version, ...). Tensors are read with
+`torch.load(weights_only=True)`, which refuses arbitrary pickled objects, and only after the
+checksum has matched, so a truncated or bit-flipped file is refused before any of it is
+interpreted. The model is rebuilt from the
 saved config and its weights loaded with strict key and shape checking.
 """
 
@@ -29,6 +31,7 @@ from app.forecasting.config import ModelConfig
 from app.forecasting.errors import CheckpointError
 from app.forecasting.evaluation import HoldoutEvaluation
 from app.forecasting.forecaster import Forecaster
+from app.forecasting.intervals import ConformalResiduals
 from app.forecasting.model import RecurrentRegressor
 from app.forecasting.scaling import Scaler
 from app.forecasting.training import TrainingInfo
@@ -50,6 +53,7 @@ def checkpoint_bytes(forecaster: Forecaster, metadata: dict[str, Any] | None = N
         "scaler": forecaster.scaler.to_dict(),
         "training": forecaster.training.to_dict(),
         "evaluation": forecaster.evaluation.to_dict() if forecaster.evaluation else None,
+        "intervals": forecaster.intervals.to_dict() if forecaster.intervals else None,
         "metadata": metadata or {},
     }
     header_bytes = json.dumps(header, allow_nan=False).encode("utf-8")
@@ -130,6 +134,10 @@ def parse_checkpoint(data: bytes) -> tuple[Forecaster, dict[str, Any]]:
         evaluation = (
             HoldoutEvaluation.from_dict(header["evaluation"]) if header["evaluation"] else None
         )
+        # Optional: files written before intervals existed (same format_version) have none.
+        intervals = (
+            ConformalResiduals.from_dict(header["intervals"]) if header.get("intervals") else None
+        )
         metadata = header["metadata"]
         if not isinstance(metadata, dict):
             raise TypeError(f"metadata must be an object, got {type(metadata).__name__}")
@@ -142,6 +150,7 @@ def parse_checkpoint(data: bytes) -> tuple[Forecaster, dict[str, Any]]:
             series=series,
             training=training,
             evaluation=evaluation,
+            intervals=intervals,
         )
     except CheckpointError:
         raise

@@ -11,6 +11,7 @@ from app.forecasting.config import ModelConfig, TrainingConfig
 from app.forecasting.engine import InferenceWeights, forecast_pipelined, predict_windows
 from app.forecasting.errors import InvalidSeriesError
 from app.forecasting.evaluation import HoldoutEvaluation, evaluate_holdout, infer_season_length
+from app.forecasting.intervals import ConformalResiduals, calibrate_residuals
 from app.forecasting.scaling import Scaler
 from app.forecasting.training import (
     ProgressCallback,
@@ -32,6 +33,7 @@ class Forecaster:
     series: FloatArray  # the whole training series (training part + holdout), read-only
     training: TrainingInfo
     evaluation: HoldoutEvaluation | None
+    intervals: ConformalResiduals | None = None  # out-of-sample errors for prediction intervals
     weights: InferenceWeights = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -91,6 +93,9 @@ class Forecaster:
         return forecasts
 
 
+MAX_CALIBRATION_HORIZON = 200  # steps of the conformal error table, at most
+
+
 def minimum_series_length(window_size: int, test_size: int) -> int:
     """Values needed to train: at least one (window, label) pair before the holdout."""
     return window_size + 1 + test_size
@@ -105,10 +110,14 @@ def fit(
     season_length: int | None = None,
     on_epoch: ProgressCallback | None = None,
     should_stop: StopCallback | None = None,
+    calibrate: bool = True,
 ) -> Forecaster:
     """Train the tutorial's way: hold out the last `test_size` points, forecast them
     autoregressively from the last training window and score them against the baselines; then
     train on the whole series before the model is used.
+
+    With `calibrate`, the model selected before the refit also forecasts from rolling origins in
+    the part of the series it never trained on, for conformal prediction intervals (intervals.py).
     """
     model_config = model_config or ModelConfig()
     training = training or TrainingConfig()
@@ -135,13 +144,30 @@ def fit(
         on_epoch=on_epoch,
         should_stop=should_stop,
     )
+    # The model selected before the refit has never seen the holdout (nor the validation part).
+    weights = InferenceWeights.from_state_dict(model_config, selected)
+
+    def forecast_windows(windows: FloatArray, horizon: int) -> FloatArray:
+        """(B, w) windows in series units -> (B, horizon) forecasts by the selected model."""
+        scaled = scaler.transform(windows)  # (B, w)
+        return scaler.inverse_transform(forecast_pipelined(weights, scaled, horizon))
+
     evaluation = None
     if test_size > 0:
-        # Score the model selected before the refit: it has never seen the holdout.
-        weights = InferenceWeights.from_state_dict(model_config, selected)
-        last_window = scaler.transform(train_part[-model_config.window_size :])[None, :]  # (1, w)
-        predicted = scaler.inverse_transform(forecast_pipelined(weights, last_window, test_size)[0])
+        predicted = forecast_windows(train_part[None, -model_config.window_size :], test_size)[0]
         evaluation = evaluate_holdout(train_part, values[-test_size:], predicted, season_length)
+    intervals = None
+    if calibrate:
+        intervals = calibrate_residuals(
+            values,
+            model_config.window_size,
+            first_unseen=model_config.window_size + info.train_windows,
+            horizon_cap=min(
+                MAX_CALIBRATION_HORIZON,
+                max(test_size, season_length or 1, model_config.window_size),
+            ),
+            forecast_windows=forecast_windows,
+        )
     return Forecaster(
         config=model_config,
         scaler=scaler,
@@ -149,4 +175,5 @@ def fit(
         series=values,
         training=info,
         evaluation=evaluation,
+        intervals=intervals,
     )

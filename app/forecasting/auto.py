@@ -1,0 +1,94 @@
+"""`auto` choices of season length and window size from a series' autocorrelation.
+
+Season length: the first clearly significant autocorrelation peak (evaluation.infer_season_length:
+a local maximum above 0.3 and the 95% white-noise band) of the training part, at lags 2..n/3 so
+that at least three seasons are seen. A trend hides seasons (the ACF of a trending series decays
+without peaks), so when the series itself shows none, its first differences are tried. No peak
+means no season.
+
+Window size, within WINDOW_BOUNDS = (8, 128):
+- with a season s: the smallest multiple of s that is at least 8 (a window sees whole seasons);
+- without one: the series' memory, the first lag whose autocorrelation falls inside the
+  white-noise band (a persistent series with no such lag gets the upper bound);
+- then at most a quarter of the training part, so that there are windows to learn from.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from app.forecasting.evaluation import infer_season_length
+from app.forecasting.windowing import FloatArray
+
+WINDOW_BOUNDS = (8, 128)
+
+
+@dataclass(frozen=True, slots=True)
+class AutoChoice:
+    """A chosen value and, in words, why."""
+
+    value: int | None
+    source: str  # "given" or "auto"
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def autocorrelation(series: FloatArray, max_lag: int) -> FloatArray | None:
+    """(max_lag + 1,) sample autocorrelations (acf[0] == 1), None for a constant series."""
+    centred = series - np.mean(series)
+    with np.errstate(over="ignore", invalid="ignore"):
+        variance = float(np.dot(centred, centred))
+    if not (variance > 0 and math.isfinite(variance)):
+        return None
+    size = 1 << (2 * len(series) - 1).bit_length()
+    spectrum = np.fft.rfft(centred / math.sqrt(variance), size)
+    acf: FloatArray = np.fft.irfft(spectrum * np.conj(spectrum), size)[: max_lag + 1]
+    return acf
+
+
+def choose_season_length(train: FloatArray) -> AutoChoice:
+    """The season of the training part, by the rule in the module docstring."""
+    max_lag = len(train) // 3
+    season = infer_season_length(train, max_lag=max_lag)
+    if season is not None:
+        return AutoChoice(season, "auto", f"autocorrelation peak at lag {season}")
+    if len(train) > 3:
+        season = infer_season_length(np.diff(train), max_lag=max_lag)
+        if season is not None:
+            return AutoChoice(
+                season, "auto", f"autocorrelation peak at lag {season} of the first differences"
+            )
+    return AutoChoice(None, "auto", "no significant autocorrelation peak: no season")
+
+
+def choose_window_size(train: FloatArray, season_length: int | None) -> AutoChoice:
+    """The window size for the training part, by the rule in the module docstring."""
+    low, high = WINDOW_BOUNDS
+    if season_length is not None:
+        window = season_length * math.ceil(low / season_length)
+        reason = f"{window // season_length} season(s) of {season_length}"
+    else:
+        acf = autocorrelation(train, min(high, max(1, len(train) // 2)))
+        band = 2 / math.sqrt(max(len(train), 1))
+        inside = np.flatnonzero(np.abs(acf[1:]) < band) if acf is not None else np.array([0])
+        if len(inside) > 0:
+            memory = int(inside[0]) + 1
+            reason = f"autocorrelation inside the noise band from lag {memory}"
+        else:
+            memory = high
+            reason = f"autocorrelation significant up to the largest window {high}"
+        window = memory
+    if not low <= window <= high:
+        window = min(max(window, low), high)
+        reason += f", bounded to {low}..{high}"
+    limit = max(1, len(train) // 4)
+    if window > limit:
+        window = limit
+        reason += f", at most a quarter of the {len(train)} training values"
+    return AutoChoice(window, "auto", reason)
