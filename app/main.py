@@ -14,8 +14,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.docs import mount_offline_docs
-from app.api.middleware import BodySizeLimitMiddleware, RequestLogMiddleware
-from app.api.routes import health, models, predict, train
+from app.api.middleware import BodySizeLimitMiddleware, MetricsMiddleware, RequestLogMiddleware
+from app.api.paths import path_templates
+from app.api.routes import health, metrics, models, predict, train
 from app.errors import ServiceError
 from app.logs import configure_logging
 from app.service import ForecastService
@@ -79,9 +80,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(train.router)
     app.include_router(predict.router)
     app.include_router(models.router)
+    app.include_router(metrics.router)
     mount_offline_docs(app)
     _add_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware)
+    app.add_middleware(MetricsMiddleware)  # outside the size limit: counts 413s too
     app.add_middleware(RequestLogMiddleware)
     return app
 
@@ -135,9 +138,13 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         codes = {400: "malformed_body", 404: "not_found", 405: "method_not_allowed"}
-        return _error(
+        response = _error(
             error.status_code, codes.get(error.status_code, "http_error"), str(error.detail)
         )
+        response.headers.update(error.headers or {})
+        if error.status_code == 405 and (matched := path_templates(app).match(request.url.path)):
+            response.headers["allow"] = ", ".join(matched.methods)  # every route of the path
+        return response
 
 
 app = create_app()

@@ -1,4 +1,4 @@
-"""ASGI middleware: request body size limit, and one structured log line per request."""
+"""ASGI middleware: request body size limit, one structured log line per request, metrics."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import time
 import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.api.paths import path_templates
+from app.metrics import UNMATCHED_ROUTE, ServiceMetrics
 
 logger = logging.getLogger("app.requests")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -128,3 +131,47 @@ class RequestLogMiddleware:
                     "request_id": request_id,
                 },
             )
+
+
+class MetricsMiddleware:
+    """Count requests and time them by method, route template and status; track in-flight.
+
+    The route label is the matched route's template (`/models/{name}`), read from the scope
+    after the router ran. Requests refused before routing (413) are matched against the
+    schema's path templates; paths that match none share one label.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        service = getattr(scope["app"].state, "service", None) if "app" in scope else None
+        if scope["type"] != "http" or service is None:
+            await self.app(scope, receive, send)
+            return
+        metrics: ServiceMetrics = service.metrics
+        started = time.perf_counter()
+        status = 500  # unless a response starts: an exception escaped every handler
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        metrics.in_flight.inc()
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            metrics.in_flight.dec()
+            metrics.observe_request(
+                scope["method"], self._route(scope), status, time.perf_counter() - started
+            )
+
+    @staticmethod
+    def _route(scope: Scope) -> str:
+        path = getattr(scope.get("route"), "path", None)
+        if isinstance(path, str) and path:
+            return path
+        matched = path_templates(scope["app"]).match(scope["path"])
+        return matched.template if matched is not None else UNMATCHED_ROUTE

@@ -79,22 +79,30 @@ def _run_epoch(
     batch_size: int,
     generator: torch.Generator,
     should_stop: StopCallback | None,
+    deadline: float,
 ) -> float:
-    """One shuffled pass; returns the mean training MSE over the epoch's windows."""
+    """One shuffled pass, cut short at `deadline` (perf_counter) after at least one batch;
+    returns the mean training MSE over the windows it trained on."""
     model.train()
     loss_fn = nn.MSELoss()
     order = torch.randperm(len(windows), generator=generator)
     total = 0.0
+    seen = 0
     for start in range(0, len(order), batch_size):
         if should_stop is not None and should_stop():
             raise TrainingCancelledError("training was cancelled")
+        # The time budget binds inside an epoch: one pass over a long series in small batches
+        # can take longer than the whole budget.
+        if seen and time.perf_counter() >= deadline:
+            break
         batch = order[start : start + batch_size]
         optimizer.zero_grad(set_to_none=True)
         loss = loss_fn(model(windows[batch]), labels[batch])  # (b, w) -> (b,)
         loss.backward()
         optimizer.step()
         total += float(loss.detach()) * len(batch)
-    return total / len(order)
+        seen += len(batch)
+    return total / seen
 
 
 def _evaluate(model: RecurrentRegressor, windows: torch.Tensor, labels: torch.Tensor) -> float:
@@ -124,6 +132,7 @@ def train_model(
     """
     torch.set_num_threads(training.num_threads)
     started = time.perf_counter()
+    deadline = started + training.max_seconds  # covers the fit and the refit
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(training.seed)
         generator = torch.Generator().manual_seed(training.seed)
@@ -150,7 +159,14 @@ def train_model(
         best_validation: float | None = None
         for epoch in range(1, max_epochs + 1):
             train_loss = _run_epoch(
-                model, optimizer, train_x, train_y, training.batch_size, generator, should_stop
+                model,
+                optimizer,
+                train_x,
+                train_y,
+                training.batch_size,
+                generator,
+                should_stop,
+                deadline,
             )
             scheduler.step()
             validation_loss = _evaluate(model, val_x, val_y) if n_validation else None
@@ -194,8 +210,18 @@ def train_model(
             all_x_np, all_y_np = make_windows(refit_series, model_config.window_size)
             all_x, all_y = _tensor(all_x_np), _tensor(all_y_np)
             for refit_epoch in range(1, training.refit_epochs + 1):
+                if time.perf_counter() >= deadline:
+                    stopped_by = "time_budget"
+                    break
                 train_loss = _run_epoch(
-                    model, optimizer, all_x, all_y, training.batch_size, generator, should_stop
+                    model,
+                    optimizer,
+                    all_x,
+                    all_y,
+                    training.batch_size,
+                    generator,
+                    should_stop,
+                    deadline,
                 )
                 scheduler.step()
                 refit_epochs = refit_epoch

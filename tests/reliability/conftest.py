@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from app.settings import Settings
+
+API_KEY = "test-key-0123456789"
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+
+
+def copy_store(trained_store: Path, target: Path) -> Path:
+    shutil.copytree(trained_store, target)
+    return target
+
+
+def tiny_settings(store: Path, **overrides: object) -> Settings:
+    """Settings that keep every training tiny: few epochs, short series, a short time budget."""
+    values: dict[str, object] = {
+        "model_store": store,
+        "max_series_length": 400,
+        "max_horizon": 200,
+        "max_epochs": 3,
+        "max_training_seconds": 3.0,
+        "max_concurrent_trainings": 1,
+        "keep_versions": 2,
+        "max_body_bytes": 64 * 1024,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def rel_store(tmp_path: Path, trained_store: Path) -> Path:
+    return copy_store(trained_store, tmp_path / "store")
