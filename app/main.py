@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator
 
 import torch
@@ -105,6 +106,9 @@ def _error(
     return JSONResponse(status_code=status, content=content)
 
 
+_LONG_NUMBER = re.compile(r"-?\d{17,}")
+
+
 def _describe(error: dict[str, object]) -> str:
     location = ".".join(str(part) for part in error.get("loc", ()))  # type: ignore[attr-defined]
     received = error.get("input")
@@ -115,7 +119,22 @@ def _describe(error: dict[str, object]) -> str:
             if hasattr(received, "__len__")
             else shown[:57] + "..."
         )
-    return f"{location}: {error.get('msg')} (got {shown})"
+    # Pydantic prints a large float bound (1e100) as all its digits; show it as 1e+100.
+    message = _LONG_NUMBER.sub(lambda m: f"{float(m.group()):g}", str(error.get("msg")))
+    return f"{location}: {message} (got {shown})"
+
+
+def _parse_failure(error: StarletteHTTPException) -> str:
+    """FastAPI's 400 only says "There was an error parsing the body": say why."""
+    cause = error.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        return (
+            "the body must be UTF-8 encoded JSON; got byte "
+            f"{cause.object[cause.start : cause.start + 1]!r} at offset {cause.start}"
+        )
+    if isinstance(cause, RecursionError):
+        return "the body's JSON is nested too deeply to parse; request bodies are flat objects"
+    return str(error.detail)
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -133,14 +152,19 @@ def _add_error_handlers(app: FastAPI) -> None:
         message = "; ".join(_describe(e) for e in errors[:5])
         if len(errors) > 5:
             message += f"; and {len(errors) - 5} more"
+        if any(e.get("loc") == ("body",) and isinstance(e.get("input"), bytes) for e in errors):
+            # Not parsed as JSON: the content type was not JSON's.
+            message = (
+                "the body must be a JSON object sent with 'Content-Type: application/json'; "
+                f"got content type {request.headers.get('content-type')!r}"
+            )
         return _error(422, "invalid_input", message, details)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         codes = {400: "malformed_body", 404: "not_found", 405: "method_not_allowed"}
-        response = _error(
-            error.status_code, codes.get(error.status_code, "http_error"), str(error.detail)
-        )
+        detail = _parse_failure(error) if error.status_code == 400 else str(error.detail)
+        response = _error(error.status_code, codes.get(error.status_code, "http_error"), detail)
         response.headers.update(error.headers or {})
         if error.status_code == 405 and (matched := path_templates(app).match(request.url.path)):
             response.headers["allow"] = ", ".join(matched.methods)  # every route of the path

@@ -35,6 +35,9 @@ from app.trainer import TrainingJob, TrainingRunner
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "default"
+# How far, in training ranges from its centre, a model's input may lie. Beyond it the model
+# only extrapolates noise, and its float32 arithmetic would overflow.
+INPUT_RANGE_LIMIT = 1e6
 DEFAULT_MODEL_POLL_SECONDS = 0.5  # how often a replica waiting for another's default looks
 
 
@@ -117,6 +120,7 @@ class ForecastService:
                 f"window must hold exactly window_size={expected} values for model {name!r}; "
                 f"got {len(window)}"
             )
+        _check_model_range(snapshot, window, name="window")
         value = snapshot.forecaster.predict_next(window)
         return Prediction(snapshot, np.array([value]))
 
@@ -135,6 +139,9 @@ class ForecastService:
                     f"series must hold at least window_size={expected} values for model "
                     f"{name!r}; got {len(series)}"
                 )
+            _check_model_range(
+                snapshot, series[-expected:], name="series", offset=len(series) - expected
+            )
         try:
             values = snapshot.forecaster.forecast(horizon, series)
         except InvalidSeriesError as error:
@@ -306,3 +313,22 @@ def _log_trained(snapshot: ModelSnapshot) -> None:
             "metrics": metrics,
         },
     )
+
+
+def _check_model_range(
+    snapshot: ModelSnapshot, values: list[float], *, name: str, offset: int = 0
+) -> None:
+    """Refuse model inputs too far outside the model's training range (see INPUT_RANGE_LIMIT)."""
+    scaler = snapshot.forecaster.scaler
+    array = np.asarray(values, dtype=np.float64)
+    with np.errstate(over="ignore"):
+        distance = np.abs(array - scaler.center) / scaler.scale  # in half-ranges; may be inf
+    worst = int(np.argmax(distance))
+    if distance[worst] > INPUT_RANGE_LIMIT:
+        low = scaler.center - INPUT_RANGE_LIMIT * scaler.scale
+        high = scaler.center + INPUT_RANGE_LIMIT * scaler.scale
+        raise InvalidInputError(
+            f"{name} values must lie between {low:.6g} and {high:.6g} for model "
+            f"{snapshot.name!r} ({INPUT_RANGE_LIMIT:g} half-ranges of its training data either "
+            f"side of their centre); got {array[worst]!r} at position {offset + worst}"
+        )

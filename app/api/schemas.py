@@ -13,6 +13,10 @@ from app.store import MODEL_NAME_PATTERN, ModelSnapshot
 # JSON numbers only: strict mode refuses booleans and numeric strings, and NaN / Infinity
 # (which Python's JSON parser accepts as literals) are refused as non-finite.
 FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+# Series values are bounded so that no sum of squared errors (scores, training) can overflow
+# float64: 1e100 is far beyond any measured quantity, and its squares stay finite.
+MAX_ABS_VALUE = 1e100
+SeriesValue = Annotated[FiniteFloat, Field(ge=-MAX_ABS_VALUE, le=MAX_ABS_VALUE)]
 StrictInt = Annotated[int, Field(strict=True)]
 ModelName = Annotated[
     str,
@@ -35,7 +39,7 @@ class _Request(BaseModel):
 
 class TrainRequest(_Request):
     series: Annotated[
-        list[FiniteFloat],
+        list[SeriesValue],
         Field(
             min_length=2,
             max_length=HARD_MAX_SERIES,
@@ -88,7 +92,7 @@ class TrainRequest(_Request):
 
 class PredictNextRequest(_Request):
     window: Annotated[
-        list[FiniteFloat],
+        list[SeriesValue],
         Field(min_length=1, max_length=1000, description="Exactly the model's window_size values."),
     ]
     model: ModelName = "default"
@@ -104,7 +108,7 @@ class ForecastRequest(_Request):
         Field(ge=1, le=HARD_MAX_SERIES, description="Steps ahead, at most FORECAST_MAX_HORIZON."),
     ]
     series: Annotated[
-        list[FiniteFloat] | None,
+        list[SeriesValue] | None,
         Field(
             min_length=1,
             max_length=HARD_MAX_SERIES,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 
@@ -35,3 +36,28 @@ def tiny_settings(store: Path, **overrides: object) -> Settings:
 @pytest.fixture
 def rel_store(tmp_path: Path, trained_store: Path) -> Path:
     return copy_store(trained_store, tmp_path / "store")
+
+
+def train_body(name: str = "small", **overrides: object) -> dict[str, object]:
+    """A tiny training (window 8, hidden 4, 2 epochs) that is always published."""
+    body: dict[str, object] = {
+        "model": name,
+        "series": [math.sin(i * 2 * math.pi / 12) + 0.01 * i for i in range(96)],
+        "window_size": 8,
+        "hidden_size": 4,
+        "test_size": 8,
+        "epochs": 2,
+        "seed": 1,
+        "promote": "always",
+    }
+    body.update(overrides)
+    return body
+
+
+def store_fingerprint(store: Path) -> list[tuple[str, int, int]]:
+    """Every file of the store (lock files aside) with its size and modification time."""
+    return sorted(
+        (str(path.relative_to(store)), path.stat().st_size, path.stat().st_mtime_ns)
+        for path in store.rglob("*")
+        if path.is_file() and ".locks" not in path.parts
+    )

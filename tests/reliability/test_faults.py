@@ -1,0 +1,272 @@
+"""Faults: a checkpoint that cannot be written, a training that raises or whose process dies,
+and unloadable files at startup. The old version keeps serving, the client gets a documented
+status whose message names the failure, and the next training works."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import io
+import logging
+import multiprocessing
+import os
+import pickle
+import signal
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from fastapi.testclient import TestClient
+
+import app.forecasting.checkpoint as checkpoint_module
+import app.store as store_module
+from app.forecasting.checkpoint import MAGIC, checkpoint_bytes, parse_checkpoint
+from app.main import create_app
+from app.trainer import TrainingJob
+from tests.conftest import wait_ready
+from tests.reliability.conftest import store_fingerprint, tiny_settings, train_body
+
+
+@pytest.fixture
+def served(rel_store: Path) -> Iterator[TestClient]:
+    """An app whose model "small" serves version 1."""
+    with TestClient(create_app(tiny_settings(rel_store))) as client:
+        wait_ready(client)
+        first = client.post("/train", json=train_body("small"))
+        assert first.status_code == 200, first.text
+        yield client
+
+
+def serves_version_1(client: TestClient, store: Path) -> None:
+    assert client.get("/models/small").json()["version"] == 1
+    forecast = client.post("/forecast", json={"model": "small", "horizon": 3})
+    assert forecast.status_code == 200
+    assert forecast.json()["version"] == 1
+    assert (store / "small" / "CURRENT").read_text().strip() == "1"
+    assert not list((store / "small").glob(".tmp-*"))
+
+
+def test_a_failed_checkpoint_write_is_507_and_the_old_version_serves(
+    served: TestClient, rel_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_disk(fd: int) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(checkpoint_module.os, "fsync", broken_disk)
+        response = served.post("/train", json=train_body("small", seed=2))
+
+    assert response.status_code == 507, response.text
+    assert response.json()["error"] == "storage_error"
+    message = response.json()["message"]
+    assert "could not write checkpoint" in message
+    assert "v000002.ckpt" in message
+    assert "Input/output error" in message
+    assert "previous version is still served" in message
+    serves_version_1(served, rel_store)
+    assert not (rel_store / "small" / "v000002.ckpt").exists()
+
+    again = served.post("/train", json=train_body("small", seed=3))
+    assert again.status_code == 200, again.text
+    assert again.json()["version"] == 2
+
+
+def test_a_failed_marker_write_is_507_and_a_restart_serves_the_old_version(
+    served: TestClient, rel_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write = store_module.write_atomic
+
+    def full_disk_for_markers(path: Path, data: bytes) -> None:
+        if path.name == "CURRENT":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_write(path, data)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store_module, "write_atomic", full_disk_for_markers)
+        response = served.post("/train", json=train_body("small", seed=2))
+
+    assert response.status_code == 507, response.text
+    assert "No space left on device" in response.json()["message"]
+    serves_version_1(served, rel_store)
+    with TestClient(create_app(tiny_settings(rel_store))) as restarted:
+        wait_ready(restarted)
+        serves_version_1(restarted, rel_store)
+        # The orphaned v2 file is never served; the next training takes the next number.
+        again = restarted.post("/train", json=train_body("small", seed=3))
+        assert again.status_code == 200, again.text
+        assert again.json()["version"] == 3
+
+
+class RaisingRunner:
+    """Stands in for the process pool: the training itself raises."""
+
+    max_concurrent = 1
+    running = 0
+
+    async def run(self, job: TrainingJob, *, wait: bool = False) -> bytes:
+        raise RuntimeError("CUDA kernel image missing (simulated)")
+
+
+def test_a_training_that_raises_is_500_naming_the_failure(
+    served: TestClient, rel_store: Path
+) -> None:
+    service = served.app.state.service  # type: ignore[attr-defined]
+    real_runner = service.runner
+    before = store_fingerprint(rel_store)
+    service.runner = RaisingRunner()
+    try:
+        response = served.post("/train", json=train_body("small", seed=2))
+    finally:
+        service.runner = real_runner
+
+    assert response.status_code == 500, response.text
+    assert response.json()["error"] == "training_failed"
+    message = response.json()["message"]
+    assert "RuntimeError: CUDA kernel image missing (simulated)" in message
+    assert "previous version is still served" in message
+    serves_version_1(served, rel_store)
+    assert store_fingerprint(rel_store) == before
+
+    again = served.post("/train", json=train_body("small", seed=3))
+    assert again.status_code == 200, again.text
+    assert again.json()["version"] == 2
+
+
+@pytest.mark.slow
+def test_a_killed_training_process_is_500_and_the_next_training_works(
+    rel_store: Path,
+) -> None:
+    """The worker process dies (SIGKILL) mid-training: across the process boundary."""
+    settings = tiny_settings(rel_store, max_epochs=10_000, max_training_seconds=60.0)
+    with TestClient(create_app(settings)) as client:
+        wait_ready(client)
+        assert client.post("/train", json=train_body("small")).status_code == 200
+        service = client.app.state.service  # type: ignore[attr-defined]
+        long_body = train_body("small", epochs=10_000, batch_size=1, seed=2)
+        result: dict[str, object] = {}
+        thread = threading.Thread(
+            target=lambda: result.update(response=client.post("/train", json=long_body))
+        )
+        thread.start()
+        deadline = time.monotonic() + 30
+        while service.runner.running == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert service.runner.running == 1, "the training never started"
+        time.sleep(0.2)
+        workers = multiprocessing.active_children()
+        assert workers
+        for worker in workers:
+            os.kill(worker.pid, signal.SIGKILL)  # type: ignore[arg-type]
+        thread.join(timeout=60)
+        response = result["response"]
+        assert response.status_code == 500, response.text  # type: ignore[attr-defined]
+        message = response.json()["message"]  # type: ignore[attr-defined]
+        assert "training process died" in message
+        assert "nothing was published" in message
+        serves_version_1(client, rel_store)
+
+        again = client.post("/train", json=train_body("small", seed=3))
+        assert again.status_code == 200, again.text
+        assert again.json()["version"] == 2
+
+
+# ----- unloadable files at startup ---------------------------------------------------------
+
+
+class _Exploit:
+    """Unpickling this would create `marker`: proof that a loader ran pickled code."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return (Path.touch, (self.marker,))
+
+
+def _framed(header: bytes, payload: bytes) -> bytes:
+    """A file in the checkpoint's framing with a valid checksum around any payload."""
+    body = MAGIC + struct.pack("<Q", len(header)) + header + payload
+    return body + hashlib.sha256(body).digest()
+
+
+def _header_of(good: bytes) -> bytes:
+    (length,) = struct.unpack_from("<Q", good, len(MAGIC))
+    start = len(MAGIC) + 8
+    return good[start : start + length]
+
+
+@pytest.fixture
+def damaged_store(rel_store: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """One model per kind of damage, each holding only that file; "fallback" has a good v1
+    under a garbage v2 that CURRENT names. Returns (store, marker path)."""
+    marker = tmp_path / "pickle-was-executed"
+    good = (rel_store / "default" / "v000001.ckpt").read_bytes()
+    buffer = io.BytesIO()
+    torch.save({"series": _Exploit(marker)}, buffer)
+    damage = {
+        "truncated": good[: len(good) // 2],
+        "zero-byte": b"",
+        "garbage": os.urandom(4096),
+        "plain-pickle": pickle.dumps(_Exploit(marker)),
+        "pickle-in-checkpoint": _framed(_header_of(good), buffer.getvalue()),
+    }
+    for name, data in damage.items():
+        directory = rel_store / name
+        directory.mkdir()
+        (directory / "v000001.ckpt").write_bytes(data)
+        (directory / "CURRENT").write_text("1\n")
+    fallback = rel_store / "fallback"
+    fallback.mkdir()
+    forecaster, metadata = parse_checkpoint(good)
+    renamed = checkpoint_bytes(forecaster, {**metadata, "name": "fallback", "version": 1})
+    (fallback / "v000001.ckpt").write_bytes(renamed)
+    (fallback / "v000002.ckpt").write_bytes(b"garbage")
+    (fallback / "CURRENT").write_text("2\n")
+    return rel_store, marker
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def test_unloadable_files_at_startup_are_skipped_and_named(
+    damaged_store: tuple[Path, Path],
+) -> None:
+    store, marker = damaged_store
+    records = _Records()
+    logging.getLogger("app.store").addHandler(records)
+    try:
+        with TestClient(create_app(tiny_settings(store))) as client:
+            wait_ready(client)
+            names = [m["model"] for m in client.get("/models").json()["models"]]
+            fallback = client.get("/models/fallback").json()
+            assert client.get("/healthz").status_code == 200
+    finally:
+        logging.getLogger("app.store").removeHandler(records)
+
+    assert names == ["default", "fallback"]
+    assert fallback["version"] == 1  # the newest version that loads
+    assert not marker.exists(), "a pickled object was executed"
+    skipped = [line for line in records.lines if line.startswith("skipping unloadable")]
+    for name in [
+        "truncated",
+        "zero-byte",
+        "garbage",
+        "plain-pickle",
+        "pickle-in-checkpoint",
+        "fallback",
+    ]:
+        path = store / name / ("v000002.ckpt" if name == "fallback" else "v000001.ckpt")
+        assert any(str(path) in line for line in skipped), (name, skipped)
+    assert any("pickle-in-checkpoint" in line and "safe loader" in line for line in skipped), (
+        skipped
+    )
