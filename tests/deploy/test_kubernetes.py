@@ -49,7 +49,8 @@ def main_container() -> dict[str, Any]:
 
 
 def env(container: dict[str, Any]) -> dict[str, str]:
-    return {item["name"]: item["value"] for item in container.get("env", [])}
+    """Literal values; those taken from a Secret show as "<secret>"."""
+    return {item["name"]: item.get("value", "<secret>") for item in container.get("env", [])}
 
 
 @pytest.mark.parametrize("version", ["1.29.0", "1.37.0"])
@@ -157,6 +158,12 @@ def test_environment_names_are_real_settings() -> None:
     assert {n for n in names if not n.startswith("FORECAST_")} <= {
         "UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN"
     }
+
+
+def test_the_api_key_comes_from_an_optional_secret() -> None:
+    (item,) = [e for e in main_container()["env"] if e["name"] == "FORECAST_API_KEY"]
+    assert "value" not in item
+    assert item["valueFrom"]["secretKeyRef"]["optional"] is True
 
 
 def test_the_grace_period_covers_a_training_and_uvicorns_shutdown() -> None:
