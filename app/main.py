@@ -140,7 +140,10 @@ def _parse_failure(error: StarletteHTTPException) -> str:
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, error: ServiceError) -> JSONResponse:
-        return _error(error.status_code, error.code, error.message)
+        response = _error(error.status_code, error.code, error.message)
+        if error.status_code == 401:
+            response.headers["www-authenticate"] = "Bearer"  # the scheme a 401 must name
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:

@@ -1,0 +1,98 @@
+"""Training cost is bounded per request (series length, epochs, seconds) and globally (a small
+number of trainings at once): excess gets 422, 409 or 429 with a message."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from app.forecasting import ModelConfig, TrainingConfig
+from app.forecasting.training import train_model
+from app.main import create_app
+from tests.conftest import wait_ready
+from tests.reliability.conftest import tiny_settings, train_body
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragment"),
+    [
+        ({"epochs": 4}, "epochs may be at most 3 (FORECAST_MAX_EPOCHS); got 4"),
+        ({"series": [0.5] * 401}, "at most 400 values (FORECAST_MAX_SERIES_LENGTH); got 401"),
+    ],
+)
+def test_per_request_caps_are_422(
+    rel_store: Path, overrides: dict[str, object], fragment: str
+) -> None:
+    with TestClient(create_app(tiny_settings(rel_store))) as client:
+        wait_ready(client)
+        response = client.post("/train", json=train_body("capped", **overrides))
+    assert response.status_code == 422
+    assert fragment in response.json()["message"]
+    assert not (rel_store / "capped").exists()
+
+
+def test_the_time_budget_binds_inside_an_epoch_and_skips_the_refit() -> None:
+    """With the budget already spent, an epoch stops after its first batch and the refit is
+    skipped: `should_stop` (checked before every batch) is asked exactly twice."""
+    asked = 0
+
+    def should_stop() -> bool:
+        nonlocal asked
+        asked += 1
+        return False
+
+    series = np.sin(np.arange(2000) / 5)
+    _, _, info = train_model(
+        series[:1800],
+        ModelConfig(window_size=8, hidden_size=4),
+        TrainingConfig(max_epochs=50, max_seconds=1e-9, batch_size=1, seed=0),
+        refit_series=series,
+        should_stop=should_stop,
+    )
+    assert asked == 2  # one batch trained, then the deadline ended the epoch
+    assert info.epochs == 1
+    assert info.refit_epochs == 0
+    assert info.stopped_by == "time_budget"
+
+
+@pytest.mark.slow
+def test_a_second_training_is_429_and_the_same_model_409(rel_store: Path) -> None:
+    settings = tiny_settings(
+        rel_store, max_concurrent_trainings=1, max_epochs=100_000, max_training_seconds=3.0
+    )
+    with TestClient(create_app(settings)) as client:
+        wait_ready(client)
+        service = client.app.state.service  # type: ignore[attr-defined]
+        long_body = train_body(
+            "busy", epochs=100_000, batch_size=1, series=[math.sin(i / 3) for i in range(400)]
+        )
+        result: dict[str, object] = {}
+        thread = threading.Thread(
+            target=lambda: result.update(response=client.post("/train", json=long_body))
+        )
+        thread.start()
+        deadline = time.monotonic() + 60
+        while service.runner.running == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert service.runner.running == 1, "the long training never started"
+
+        other = client.post("/train", json=train_body("other"))
+        same = client.post("/train", json=train_body("busy"))
+        serving = client.post("/forecast", json={"horizon": 3})
+        thread.join(timeout=120)
+
+    assert other.status_code == 429
+    assert other.json()["error"] == "too_many_trainings"
+    assert "FORECAST_MAX_CONCURRENT_TRAININGS" in other.json()["message"]
+    assert same.status_code == 409
+    assert "already being trained" in same.json()["message"]
+    assert serving.status_code == 200
+    finished = result["response"]
+    assert finished.status_code == 200, finished.text  # type: ignore[attr-defined]
+    assert finished.json()["training"]["stopped_by"] == "time_budget"  # type: ignore[attr-defined]
