@@ -5,6 +5,7 @@ ServiceError                    500 internal_error
  ├── UnauthorizedError          401 unauthorized
  ├── ModelNotFoundError         404 model_not_found
  ├── JobNotFoundError           404 job_not_found
+ ├── VersionNotFoundError       404 version_not_found
  ├── ConflictError              409 conflict
  │    └── TrainingInProgressError 409 training_in_progress
  ├── PayloadTooLargeError       413 payload_too_large
@@ -42,13 +43,25 @@ class ModelNotFoundError(ServiceError):
     status_code = 404
     code = "model_not_found"
 
-    def __init__(self, name: str) -> None:
-        super().__init__(f"no model named {name!r}; GET /models lists the models there are")
+    def __init__(self, name: str, *, candidates: list[int] | None = None) -> None:
+        if candidates:
+            super().__init__(
+                f"model {name!r} serves no version: version(s) {candidates} were kept as "
+                f"candidates (they did not pass the promotion gate); GET /models/{name}/versions "
+                f'says why, POST /models/{name}/rollback with {{"version": N}} serves one'
+            )
+        else:
+            super().__init__(f"no model named {name!r}; GET /models lists the models there are")
 
 
 class JobNotFoundError(ServiceError):
     status_code = 404
     code = "job_not_found"
+
+
+class VersionNotFoundError(ServiceError):
+    status_code = 404
+    code = "version_not_found"
 
 
 class ConflictError(ServiceError):

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.api.docs import mount_offline_docs
 from app.api.middleware import BodySizeLimitMiddleware, MetricsMiddleware, RequestLogMiddleware
 from app.api.paths import path_templates
-from app.api.routes import health, metrics, models, predict, train
+from app.api.routes import health, metrics, models, predict, quality, train
 from app.errors import ServiceError
 from app.logs import configure_logging
 from app.service import ForecastService
@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(train.router)
     app.include_router(predict.router)
     app.include_router(models.router)
+    app.include_router(quality.router)
     app.include_router(metrics.router)
     mount_offline_docs(app)
     _add_error_handlers(app)

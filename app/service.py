@@ -27,7 +27,15 @@ from app.forecasting import (
     minimum_series_length,
 )
 from app.forecasting.checkpoint import parse_checkpoint
+from app.forecasting.promotion import PromotePolicy
 from app.metrics import ServiceMetrics
+from app.quality_rules import (
+    ForecastExtras,
+    TimeInput,
+    TrainingChoices,
+    forecast_extras,
+    publish_or_keep,
+)
 from app.settings import Settings
 from app.store import ModelSnapshot, ModelStore, utc_now
 from app.trainer import TrainingJob, TrainingRunner
@@ -59,12 +67,16 @@ class TrainSpec:
     learning_rate: float | None
     batch_size: int | None
     seed: int | None
+    # Internal trainings (the default model at startup) keep "always"; requests resolve it.
+    promote: PromotePolicy = "always"
+    choices: TrainingChoices | None = None  # `auto` choices and time index, for the metadata
 
 
 @dataclass(frozen=True, slots=True)
 class Prediction:
     snapshot: ModelSnapshot
     values: np.ndarray
+    extras: ForecastExtras | None = None  # intervals and timestamps, when asked for
 
 
 class ForecastService:
@@ -89,6 +101,9 @@ class ForecastService:
                     "the default model is still being trained at startup; retry in a few "
                     "seconds (GET /readyz answers 200 when it is ready)"
                 ) from None
+            candidates = self.store.versions(name)  # kept, none served: all lost the gate
+            if candidates:
+                raise ModelNotFoundError(name, candidates=candidates) from None
             raise
 
     # ----- reading -------------------------------------------------------------------------
@@ -124,7 +139,15 @@ class ForecastService:
         value = snapshot.forecaster.predict_next(window)
         return Prediction(snapshot, np.array([value]))
 
-    def forecast(self, name: str, horizon: int, series: list[float] | None) -> Prediction:
+    def forecast(
+        self,
+        name: str,
+        horizon: int,
+        series: list[float] | None,
+        *,
+        levels: list[float] | None = None,
+        time: TimeInput | None = None,
+    ) -> Prediction:
         if horizon > self.settings.max_horizon:
             raise InvalidInputError(
                 f"horizon may be at most {self.settings.max_horizon} (FORECAST_MAX_HORIZON); "
@@ -146,7 +169,14 @@ class ForecastService:
             values = snapshot.forecaster.forecast(horizon, series)
         except InvalidSeriesError as error:
             raise InvalidInputError(str(error)) from error
-        return Prediction(snapshot, values)
+        extras = forecast_extras(
+            snapshot,
+            values,
+            series_length=len(series) if series is not None else None,
+            levels=levels,
+            time=time or TimeInput(),
+        )
+        return Prediction(snapshot, values, extras)
 
     # ----- training --------------------------------------------------------------------------
 
@@ -214,6 +244,7 @@ class ForecastService:
         with self.store.training_lock(spec.name):
             version = self.store.next_version(spec.name)
             metadata = {"name": spec.name, "version": version, "created_at": utc_now()}
+            metadata.update(spec.choices.metadata() if spec.choices else {})
             job = TrainingJob(
                 series=np.asarray(spec.series, dtype=np.float64),
                 model_config=spec.model_config,
@@ -223,7 +254,9 @@ class ForecastService:
                 metadata=metadata,
             )
             checkpoint = await self._run(job)
-            snapshot = await asyncio.to_thread(self.store.publish, spec.name, version, checkpoint)
+            snapshot = await asyncio.to_thread(
+                publish_or_keep, self.store, spec.name, version, checkpoint, spec.promote
+            )
         _log_trained(snapshot)
         return snapshot
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from app.errors import ModelNotFoundError, StorageError, TrainingInProgressError
 from app.forecasting import CheckpointError, Forecaster
-from app.forecasting.checkpoint import TEMP_PREFIX, parse_checkpoint, write_atomic
+from app.forecasting.checkpoint import TEMP_PREFIX, parse_checkpoint, read_header, write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -277,6 +277,33 @@ class ModelStore:
         self._prune(name)
         return snapshot
 
+    def save_candidate(self, name: str, version: int, checkpoint: bytes) -> ModelSnapshot:
+        """Write a version that is kept but not served (it lost the promotion gate)."""
+        path = self.save_version(name, version, checkpoint)
+        snapshot = self._load_file(name, version, path)  # proves the bytes on disk load
+        self._prune(name)
+        return snapshot
+
+    def served_version(self, name: str) -> int | None:
+        """The version CURRENT names on disk; None when nothing is served."""
+        return self._served_version(name)
+
+    def load_version(self, name: str, version: int) -> ModelSnapshot:
+        """Any kept version, served or not; CheckpointError if it is missing or unloadable."""
+        return self._load_file(name, version, self.root / name / checkpoint_name(version))
+
+    def version_headers(self, name: str) -> list[tuple[int, dict[str, Any] | None]]:
+        """(version, verified checkpoint header, or None if unreadable) per kept version."""
+        headers: list[tuple[int, dict[str, Any] | None]] = []
+        for version in self.versions(name):
+            path = self.root / name / checkpoint_name(version)
+            try:
+                headers.append((version, read_header(path.read_bytes())))
+            except (OSError, CheckpointError) as error:
+                logger.error("unreadable checkpoint %s: %s", path, error)
+                headers.append((version, None))
+        return headers
+
     def serve(
         self, name: str, version: int, snapshot: ModelSnapshot | None = None
     ) -> ModelSnapshot:
@@ -307,7 +334,7 @@ class ModelStore:
     def delete(self, name: str) -> None:
         """Remove `name` from memory and disk (refused while it trains)."""
         with self.training_lock(name):
-            if self.find(name) is None:
+            if self.find(name) is None and not self.versions(name):  # candidates only: deletable
                 raise ModelNotFoundError(name)
             with self._guard:
                 self._snapshots.pop(name, None)

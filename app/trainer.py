@@ -19,6 +19,7 @@ from typing import Any
 
 from app.errors import TooManyTrainingsError, TrainingFailedError
 from app.forecasting import ModelConfig, TrainingConfig, fit
+from app.forecasting.backtest import BacktestJob, BacktestReport, run_backtest
 from app.forecasting.checkpoint import checkpoint_bytes
 from app.forecasting.windowing import FloatArray
 
@@ -50,6 +51,14 @@ def run_training_job(job: TrainingJob) -> bytes:
         season_length=job.season_length,
     )
     return checkpoint_bytes(forecaster, job.metadata)
+
+
+def run_backtest_job(job: BacktestJob) -> BacktestReport:
+    """Worker entry point of POST /backtest: the rolling-origin evaluation (backtest.py)."""
+    import torch
+
+    torch.set_num_threads(job.training.num_threads)
+    return run_backtest(job)
 
 
 _pools: dict[int, ProcessPoolExecutor] = {}
@@ -104,6 +113,26 @@ class TrainingRunner:
             raise TrainingFailedError(
                 "the training process died before finishing (killed or out of memory); "
                 "nothing was published"
+            ) from error
+        finally:
+            self.running -= 1
+
+    async def run_backtest(self, job: BacktestJob) -> BacktestReport:
+        """A backtest in the same pool, counted against the same limit (429 when it is full)."""
+        if self.running >= self.max_concurrent:
+            raise TooManyTrainingsError(
+                f"{self.max_concurrent} trainings or backtests are already running (the most "
+                "allowed, FORECAST_MAX_CONCURRENT_TRAININGS); retry when one has finished"
+            )
+        self.running += 1  # no await between the check and this: atomic on the event loop
+        try:
+            loop = asyncio.get_running_loop()
+            pool = _shared_pool(self.max_concurrent)
+            return await loop.run_in_executor(pool, run_backtest_job, job)
+        except BrokenProcessPool as error:
+            _discard_pool(self.max_concurrent)
+            raise TrainingFailedError(
+                "the backtest process died before finishing (killed or out of memory)"
             ) from error
         finally:
             self.running -= 1

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.errors import UnauthorizedError
+from app.quality import QualityService
 from app.service import ForecastService
 from app.settings import Settings
 
@@ -23,7 +24,13 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+def get_quality(request: Request) -> QualityService:
+    """Backtests, versions and rollback: a thin view over the one ForecastService."""
+    return QualityService(request.app.state.service)
+
+
 ServiceDep = Annotated[ForecastService, Depends(get_service)]
+QualityDep = Annotated[QualityService, Depends(get_quality)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 _bearer = HTTPBearer(

@@ -7,6 +7,20 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from app.api.schemas_parts import (
+    AutoInt,
+    CalibrationOut,
+    ChoicesOut,
+    Freq,
+    IntervalOut,
+    Levels,
+    PromoteField,
+    PromotionOut,
+    Start,
+    TimeIndexOut,
+    Timestamps,
+    metadata_fields,
+)
 from app.forecasting import CellType
 from app.store import MODEL_NAME_PATTERN, ModelSnapshot
 
@@ -48,7 +62,13 @@ class TrainRequest(_Request):
         ),
     ]
     model: ModelName = "default"
-    window_size: Annotated[StrictInt, Field(ge=1, le=1000)] = 40
+    window_size: Annotated[
+        Annotated[StrictInt, Field(ge=1, le=1000)] | AutoInt,
+        Field(
+            description="Values the model reads per step, or auto: chosen from the series' "
+            "autocorrelation (docs/quality.md; the built-in default model keeps 40).",
+        ),
+    ] = "auto"
     hidden_size: Annotated[StrictInt, Field(ge=1, le=512)] = 50
     num_layers: Annotated[StrictInt, Field(ge=1, le=4)] = 1
     cell: CellType = "lstm"
@@ -57,14 +77,12 @@ class TrainRequest(_Request):
         Field(ge=0, le=HARD_MAX_SERIES, description="Points held out at the end and forecast."),
     ] = 40
     season_length: Annotated[
-        StrictInt | None,
+        Annotated[StrictInt, Field(ge=2, le=HARD_MAX_SERIES)] | AutoInt | None,
         Field(
-            ge=2,
-            le=HARD_MAX_SERIES,
-            description="Season of the seasonal naive baseline; "
-            "inferred from the autocorrelation when omitted.",
+            description="Season of the seasonal naive baseline; auto (or null): inferred from "
+            "the autocorrelation of the training part.",
         ),
-    ] = None
+    ] = "auto"
     epochs: Annotated[
         StrictInt | None,
         Field(ge=1, description="Epoch cap (at most FORECAST_MAX_EPOCHS); default: planned."),
@@ -72,6 +90,10 @@ class TrainRequest(_Request):
     learning_rate: Annotated[FiniteFloat | None, Field(gt=0, le=1)] = None
     batch_size: Annotated[StrictInt | None, Field(ge=1, le=4096)] = None
     seed: Annotated[StrictInt | None, Field(ge=0, le=2**32 - 1)] = None
+    promote: PromoteField = None
+    timestamps: Timestamps = None
+    start: Start = None
+    freq: Freq = None
 
     model_config = ConfigDict(
         extra="forbid",
@@ -117,11 +139,21 @@ class ForecastRequest(_Request):
         ),
     ] = None
     model: ModelName = "default"
+    level: Levels = None
+    timestamps: Timestamps = None
+    start: Start = None
+    freq: Freq = None
 
     model_config = ConfigDict(
         extra="forbid",
         strict=True,
-        json_schema_extra={"examples": [{"horizon": 40}, {"horizon": 5, "series": WINDOW_EXAMPLE}]},
+        json_schema_extra={
+            "examples": [
+                {"horizon": 40},
+                {"horizon": 40, "level": [80, 95]},
+                {"horizon": 5, "series": WINDOW_EXAMPLE, "start": "2024-01-01", "freq": "D"},
+            ]
+        },
     )
 
 
@@ -147,10 +179,15 @@ class MetricsOut(BaseModel):
     test_mse: float | None
     test_mae: float | None
     test_rmse: float | None
+    test_smape: float | None = None
     naive_mse: float | None
+    naive_mae: float | None = None
     seasonal_naive_mse: float | None
+    seasonal_naive_mae: float | None = None
     season_length: int | None
     mase: float | None
+    naive_mase: float | None = None
+    seasonal_naive_mase: float | None = None
 
 
 class ModelOut(BaseModel):
@@ -161,6 +198,9 @@ class ModelOut(BaseModel):
     training: TrainingOut
     metrics: MetricsOut
     series_length: int
+    promotion: PromotionOut | None = None
+    choices: ChoicesOut | None = None
+    time_index: TimeIndexOut | None = None
 
     @classmethod
     def from_snapshot(cls, snapshot: ModelSnapshot) -> ModelOut:
@@ -171,10 +211,15 @@ class ModelOut(BaseModel):
             "test_mse": None,
             "test_mae": None,
             "test_rmse": None,
+            "test_smape": None,
             "naive_mse": None,
+            "naive_mae": None,
             "seasonal_naive_mse": None,
+            "seasonal_naive_mae": None,
             "season_length": None,
             "mase": None,
+            "naive_mase": None,
+            "seasonal_naive_mase": None,
         }
         if evaluation is not None:
             metrics = {key: getattr(evaluation, key) for key in metrics}
@@ -192,6 +237,7 @@ class ModelOut(BaseModel):
             ),
             metrics=MetricsOut(**metrics),
             series_length=len(forecaster.series),
+            **metadata_fields(snapshot.metadata),
         )
 
 
@@ -210,6 +256,11 @@ class ForecastResponse(BaseModel):
     version: int
     horizon: int
     forecast: list[float]
+    intervals: list[IntervalOut] | None = Field(None, description="One per requested level.")
+    calibration: CalibrationOut | None = None
+    timestamps: list[str] | None = Field(
+        None, description="When each forecast value falls (with timestamps or start + freq)."
+    )
 
 
 class ErrorResponse(BaseModel):

@@ -1,9 +1,10 @@
 """`auto` choices of season length and window size from a series' autocorrelation.
 
 Season length: the first clearly significant autocorrelation peak (evaluation.infer_season_length:
-a local maximum above 0.3 and the 95% white-noise band) of the training part, at lags 2..n/3 so
-that at least three seasons are seen. A trend hides seasons (the ACF of a trending series decays
-without peaks), so when the series itself shows none, its first differences are tried. No peak
+a local maximum above 0.3 and the 95% white-noise band) of the training part minus its
+least-squares line, at lags 2..n/3 so that at least three seasons are seen. A trend hides seasons
+(the ACF of a trending series decays without peaks, and a linear trend shifts the peaks left), so
+the line is removed first, and when that shows no peak, the first differences are tried. No peak
 means no season.
 
 Window size, within WINDOW_BOUNDS = (8, 128):
@@ -55,7 +56,7 @@ def autocorrelation(series: FloatArray, max_lag: int) -> FloatArray | None:
 def choose_season_length(train: FloatArray) -> AutoChoice:
     """The season of the training part, by the rule in the module docstring."""
     max_lag = len(train) // 3
-    season = infer_season_length(train, max_lag=max_lag)
+    season = infer_season_length(_detrended(train), max_lag=max_lag)
     if season is not None:
         return AutoChoice(season, "auto", f"autocorrelation peak at lag {season}")
     if len(train) > 3:
@@ -65,6 +66,17 @@ def choose_season_length(train: FloatArray) -> AutoChoice:
                 season, "auto", f"autocorrelation peak at lag {season} of the first differences"
             )
     return AutoChoice(None, "auto", "no significant autocorrelation peak: no season")
+
+
+def _detrended(series: FloatArray) -> FloatArray:
+    """The series minus its least-squares line (a linear trend shifts the ACF's peaks)."""
+    if len(series) < 3:
+        return series
+    t = np.arange(len(series), dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        slope, intercept = np.polyfit(t, series, 1)
+        residual: FloatArray = series - (slope * t + intercept)
+    return residual if np.all(np.isfinite(residual)) else series
 
 
 def choose_window_size(train: FloatArray, season_length: int | None) -> AutoChoice:

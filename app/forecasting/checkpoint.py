@@ -103,7 +103,14 @@ def load_checkpoint(path: Path) -> tuple[Forecaster, dict[str, Any]]:
         raise CheckpointError(f"{path}: {error}") from error
 
 
-def parse_checkpoint(data: bytes) -> tuple[Forecaster, dict[str, Any]]:
+def read_header(data: bytes) -> dict[str, Any]:
+    """The verified JSON header alone (config, scores, metadata), without loading the weights."""
+    header, _ = _verified_parts(data)
+    return header
+
+
+def _verified_parts(data: bytes) -> tuple[dict[str, Any], bytes]:
+    """(header, tensor payload) of a checkpoint whose magic, checksum and version check out."""
     fixed = len(MAGIC) + _LENGTH.size
     if len(data) < fixed + _DIGEST_BYTES or not data.startswith(MAGIC):
         raise CheckpointError(
@@ -126,7 +133,13 @@ def parse_checkpoint(data: bytes) -> tuple[Forecaster, dict[str, Any]]:
             f"format_version {version!r} is not supported; expected one of "
             f"{sorted(SUPPORTED_FORMAT_VERSIONS)}"
         )
-    tensors = _load_tensors(body[fixed + header_length :])
+    assert isinstance(header, dict)  # a dict, or `version` would be None and refused above
+    return header, body[fixed + header_length :]
+
+
+def parse_checkpoint(data: bytes) -> tuple[Forecaster, dict[str, Any]]:
+    header, payload = _verified_parts(data)
+    tensors = _load_tensors(payload)
     try:
         config = ModelConfig.from_dict(header["config"])
         scaler = Scaler.from_dict(header["scaler"])

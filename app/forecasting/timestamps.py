@@ -241,7 +241,7 @@ def from_timestamps(timestamps: Sequence[str], freq: str | None = None) -> TimeI
             "timestamps must all carry a timezone offset or all carry none; "
             f"timestamps[0] is {timestamps[0]!r} but timestamps[{mixed}] is {timestamps[mixed]!r}"
         )
-    _check_increasing(timestamps, moments)
+    _check_pair(timestamps, moments, 1)
     date_only = all(flag for _, flag in parsed)
     if freq is not None:
         frequency = parse_freq(freq)
@@ -263,8 +263,9 @@ def from_timestamps(timestamps: Sequence[str], freq: str | None = None) -> TimeI
     return index
 
 
-def _check_increasing(texts: Sequence[str], moments: Sequence[datetime]) -> None:
-    for i in range(1, len(moments)):
+def _check_pair(texts: Sequence[str], moments: Sequence[datetime], i: int) -> None:
+    """Refuse timestamps[i] if it repeats or precedes timestamps[i - 1]."""
+    if i < len(moments):
         if moments[i] == moments[i - 1]:
             raise InvalidTimestampsError(
                 f"timestamps must be strictly increasing without duplicates; timestamps[{i}] "
@@ -288,6 +289,7 @@ def _check_regular(
         bad = next((i for i in range(1, len(moments)) if moments[i] != index.at(i)), None)
     if bad is None:
         return
+    _check_pair(texts, moments, bad)  # the first problem may be a repeat or a step back
     source = "the step between timestamps[0] and timestamps[1]" if inferred else "freq"
     raise InvalidTimestampsError(
         f"timestamps must be evenly spaced at {index.freq.alias!r} ({source}); the first gap is "

@@ -25,9 +25,15 @@ def test_a_seasonal_series_gets_its_season_and_a_whole_number_of_seasons(
     assert choose_window_size(series, season.value).value == window
 
 
-def test_a_trend_hiding_the_season_is_differenced_away() -> None:
-    series = seasonal(12, 400, trend=0.2)  # co2-like: the trend dominates the ACF
-    choice = choose_season_length(series)
+def test_a_linear_trend_is_removed_before_looking_for_the_season() -> None:
+    series = seasonal(12, 200, trend=0.05)  # the raw ACF's first peak is at lag 11
+    assert choose_season_length(series).value == 12
+    assert choose_season_length(seasonal(12, 400, trend=0.2)).value == 12  # trend dominates
+
+
+def test_a_curved_trend_is_differenced_away() -> None:
+    t = np.arange(400, dtype=np.float64)
+    choice = choose_season_length(np.sin(2 * np.pi * t / 12) + 0.002 * t**2)
     assert choice.value == 12
     assert "first differences" in choice.reason
 

@@ -10,6 +10,8 @@ from app.api.schemas import (
     PredictNextRequest,
     PredictNextResponse,
 )
+from app.api.schemas_parts import forecast_extras_fields
+from app.quality_rules import TimeInput
 
 router = APIRouter(tags=["predict"], dependencies=[ReadAccess], responses=BODY_READ_ERRORS)
 
@@ -28,11 +30,19 @@ async def predict_next(body: PredictNextRequest, service: ServiceDep) -> Predict
 @router.post("/forecast", response_model=ForecastResponse)
 async def forecast(body: ForecastRequest, service: ServiceDep) -> ForecastResponse:
     """`horizon` values ahead: step k is the model applied to the last window_size values of
-    (series + forecast[:k]), exactly as repeated /predict-next calls would give."""
-    result = service.forecast(body.model, body.horizon, body.series)
+    (series + forecast[:k]), exactly as repeated /predict-next calls would give. With `level`,
+    split-conformal intervals; with timestamps (or start + freq), the forecast's timestamps."""
+    result = service.forecast(
+        body.model,
+        body.horizon,
+        body.series,
+        levels=body.level,
+        time=TimeInput(body.timestamps, body.start, body.freq),
+    )
     return ForecastResponse(
         model=result.snapshot.name,
         version=result.snapshot.version,
         horizon=body.horizon,
         forecast=result.values.tolist(),
+        **forecast_extras_fields(result.extras),
     )

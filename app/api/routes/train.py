@@ -6,7 +6,8 @@ from app.api.deps import ServiceDep, WriteAccess
 from app.api.responses import TRAIN_ERRORS
 from app.api.schemas import ModelOut, TrainRequest
 from app.forecasting import ModelConfig
-from app.service import TrainSpec
+from app.quality_rules import TimeInput, resolve_training_choices
+from app.service import DEFAULT_MODEL, TrainSpec
 
 router = APIRouter(tags=["train"])
 
@@ -20,19 +21,30 @@ async def train(body: TrainRequest, service: ServiceDep) -> ModelOut:
 
 
 def to_spec(body: TrainRequest) -> TrainSpec:
+    choices = resolve_training_choices(
+        body.series,
+        window_size=body.window_size,
+        season_length=body.season_length,
+        test_size=body.test_size,
+        promote=body.promote,
+        time=TimeInput(body.timestamps, body.start, body.freq),
+        fixed_window=ModelConfig().window_size if body.model == DEFAULT_MODEL else None,
+    )
     return TrainSpec(
         name=body.model,
         series=body.series,
         model_config=ModelConfig(
-            window_size=body.window_size,
+            window_size=choices.window,
             hidden_size=body.hidden_size,
             num_layers=body.num_layers,
             cell=body.cell,
         ),
         test_size=body.test_size,
-        season_length=body.season_length,
+        season_length=choices.season_length.value,
         epochs=body.epochs,
         learning_rate=body.learning_rate,
         batch_size=body.batch_size,
         seed=body.seed,
+        promote=choices.promote,
+        choices=choices,
     )

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Path
+
+from app.api.deps import QualityDep, ReadAccess, WriteAccess
+from app.api.responses import READ_ERRORS, TRAIN_ERRORS, errors
+from app.api.schemas import ModelOut
+from app.api.schemas_quality import (
+    BacktestRequest,
+    BacktestResponse,
+    RollbackRequest,
+    RollbackResponse,
+    VersionList,
+    VersionOut,
+)
+from app.forecasting import ModelConfig
+from app.forecasting.backtest import window_origins
+from app.quality import BacktestPlan
+from app.quality_rules import TimeInput, resolve_training_choices
+from app.service import DEFAULT_MODEL, TrainSpec
+from app.store import MODEL_NAME_PATTERN
+
+router = APIRouter(tags=["quality"])
+NamePath = Annotated[str, Path(pattern=MODEL_NAME_PATTERN, examples=["default"])]
+
+
+@router.post(
+    "/backtest", response_model=BacktestResponse, dependencies=[WriteAccess], responses=TRAIN_ERRORS
+)
+async def backtest(body: BacktestRequest, quality: QualityDep) -> BacktestResponse:
+    """Rolling-origin evaluation of a configuration: per-window and mean MAE, RMSE, sMAPE and
+    MASE of the model and of the naive and seasonal naive baselines. Nothing is saved."""
+    spec, plan = to_backtest(body)
+    report = await quality.backtest(spec, plan)
+    assert spec.choices is not None  # to_backtest always resolves them
+    return BacktestResponse.of(report, spec.model_config.to_dict(), spec.choices)
+
+
+@router.get(
+    "/models/{name}/versions",
+    response_model=VersionList,
+    dependencies=[ReadAccess],
+    responses=READ_ERRORS,
+)
+async def list_versions(name: NamePath, quality: QualityDep) -> VersionList:
+    """Every kept version of a model with its status (served, candidate, retired), config,
+    holdout metrics and promotion decision, oldest first."""
+    versions = quality.versions(name)
+    return VersionList(
+        model=name,
+        served_version=quality.store.served_version(name),
+        keep_versions=quality.store.keep_versions,
+        versions=[VersionOut.of(v) for v in versions],
+    )
+
+
+@router.post(
+    "/models/{name}/rollback",
+    response_model=RollbackResponse,
+    dependencies=[WriteAccess],
+    responses=errors(400, 401, 404, 409, 413, 422, 507),
+)
+async def rollback(
+    name: NamePath, quality: QualityDep, body: Annotated[RollbackRequest | None, Body()] = None
+) -> RollbackResponse:
+    """Serve an earlier kept version (default: the newest one older than the served one), or
+    any kept version (a candidate too) named in the body."""
+    snapshot, previous = await quality.rollback(name, body.version if body else None)
+    served = ModelOut.from_snapshot(snapshot).model_dump()
+    return RollbackResponse(**served, previous_version=previous)
+
+
+def to_backtest(body: BacktestRequest) -> tuple[TrainSpec, BacktestPlan]:
+    """The spec and plan of a backtest; `auto` sees only the values before the first origin."""
+    step = body.step or body.horizon
+    first_origin = window_origins(len(body.series), body.n_windows, body.horizon, step)[0]
+    choices = resolve_training_choices(
+        body.series,
+        window_size=body.window_size,
+        season_length=body.season_length,
+        test_size=min(len(body.series), max(0, len(body.series) - first_origin)),
+        promote="always",
+        time=TimeInput(body.timestamps, body.start, body.freq),
+        fixed_window=ModelConfig().window_size if body.model == DEFAULT_MODEL else None,
+    )
+    spec = TrainSpec(
+        name=body.model,
+        series=body.series,
+        model_config=ModelConfig(
+            window_size=choices.window,
+            hidden_size=body.hidden_size,
+            num_layers=body.num_layers,
+            cell=body.cell,
+        ),
+        test_size=0,
+        season_length=choices.season_length.value,
+        epochs=body.epochs,
+        learning_rate=body.learning_rate,
+        batch_size=body.batch_size,
+        seed=body.seed,
+        choices=choices,
+    )
+    return spec, BacktestPlan(body.n_windows, body.horizon, step, body.refit)

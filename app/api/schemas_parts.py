@@ -1,0 +1,137 @@
+"""Forecast-quality pieces of the request and response bodies: interval levels, timestamps,
+`auto` choices and the promotion decision. schemas.py composes them into its bodies."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from app.quality_rules import EXTRAPOLATION_RULE, ForecastExtras
+
+HARD_MAX_TIMESTAMPS = 1_000_000
+
+Level = Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0, lt=100)]
+Levels = Annotated[
+    list[Level] | None,
+    Field(
+        min_length=1,
+        max_length=10,
+        description="Interval levels in percent (e.g. [80, 95]); each adds `lower` and `upper` "
+        "lists beside `forecast`.",
+        examples=[[80, 95]],
+    ),
+]
+Timestamp = Annotated[str, Field(min_length=4, max_length=64, examples=["2024-01-31"])]
+Timestamps = Annotated[
+    list[Timestamp] | None,
+    Field(
+        min_length=1,
+        max_length=HARD_MAX_TIMESTAMPS,
+        description="ISO-8601 time of each value of `series`, strictly increasing and evenly "
+        "spaced (one per value). Alternative to `start` + `freq`.",
+    ),
+]
+Start = Annotated[
+    Timestamp | None,
+    Field(description="ISO-8601 time of the first value of `series`; needs `freq`."),
+]
+Freq = Annotated[
+    str | None,
+    Field(
+        min_length=1,
+        max_length=16,
+        description="pandas-style spacing: us, ms, s, min, h, D, W, MS, ME, QS, QE, YS, YE with "
+        "an optional multiple (`15min`); inferred from `timestamps` when omitted.",
+        examples=["D"],
+    ),
+]
+AutoInt = Literal["auto"]
+PromoteField = Annotated[
+    Literal["if_better", "always"] | None,
+    Field(
+        description="if_better (the default with test_size > 0): serve the new version only if "
+        "its holdout beats the naive and seasonal naive baselines and is no worse (MASE) than the "
+        "serving version; else keep it as a candidate. always (the default with test_size 0): "
+        "serve it.",
+    ),
+]
+
+
+class IntervalOut(BaseModel):
+    level: float
+    lower: list[float]
+    upper: list[float]
+
+
+class CalibrationOut(BaseModel):
+    """How the intervals were obtained (split-conformal, per horizon step)."""
+
+    method: Literal["split_conformal"] = "split_conformal"
+    calibration_horizon: int = Field(description="Steps whose errors were measured.")
+    calibration_origins: int = Field(description="Rolling origins the errors come from.")
+    min_errors_per_step: int = Field(description="Fewest errors behind any calibrated step.")
+    extrapolated_steps: int = Field(
+        description="Steps past calibration_horizon: widened by `extrapolation`, less certain."
+    )
+    extrapolation: str = EXTRAPOLATION_RULE
+
+
+def forecast_extras_fields(extras: ForecastExtras | None) -> dict[str, Any]:
+    """The optional ForecastResponse fields for `extras`."""
+    if extras is None:
+        return {}
+    fields: dict[str, Any] = {"timestamps": extras.timestamps}
+    if extras.intervals is not None and extras.calibration is not None:
+        fields["intervals"] = [
+            IntervalOut(level=i.level, lower=i.lower.tolist(), upper=i.upper.tolist())
+            for i in extras.intervals
+        ]
+        calibration = extras.calibration
+        fields["calibration"] = CalibrationOut(
+            calibration_horizon=calibration.calibration_horizon,
+            calibration_origins=calibration.calibration_origins,
+            min_errors_per_step=calibration.min_errors_per_step,
+            extrapolated_steps=calibration.extrapolated_steps,
+        )
+    return fields
+
+
+class ChoiceOut(BaseModel):
+    value: int | None
+    source: Literal["given", "auto"]
+    reason: str
+
+
+class ChoicesOut(BaseModel):
+    window_size: ChoiceOut
+    season_length: ChoiceOut
+
+
+class TimeIndexOut(BaseModel):
+    start: str
+    freq: str
+    length: int
+    date_only: bool
+
+
+class PromotionOut(BaseModel):
+    """The publish decision made when this version was trained."""
+
+    promoted: bool
+    policy: Literal["if_better", "always"]
+    reason: str
+    served_version: int | None = Field(description="The version served after the decision.")
+
+
+def metadata_fields(metadata: dict[str, Any]) -> dict[str, Any]:
+    """ModelOut's optional fields from a version's checkpoint metadata (absent in older ones)."""
+    fields: dict[str, Any] = {}
+    if isinstance(metadata.get("promotion"), dict):
+        fields["promotion"] = PromotionOut(**metadata["promotion"])
+    choices = metadata.get("choices")
+    if isinstance(choices, dict):
+        fields["choices"] = ChoicesOut(**choices)
+    if isinstance(metadata.get("time_index"), dict):
+        fields["time_index"] = TimeIndexOut(**metadata["time_index"])
+    return fields
