@@ -174,5 +174,20 @@ def _add_error_handlers(app: FastAPI) -> None:
             response.headers["allow"] = ", ".join(matched.methods)  # every route of the path
         return response
 
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, error: Exception) -> JSONResponse:
+        # A bug, not a user error: never a bare "Internal Server Error". The traceback goes to
+        # the server log (Starlette re-raises after this), findable by the request id.
+        request_id = str(getattr(request.state, "request_id", ""))
+        response = _error(
+            500,
+            "internal_error",
+            f"internal error ({type(error).__name__}) while handling {request.method} "
+            f"{request.url.path}; the server log has the details under request id {request_id}",
+        )
+        response.headers["x-request-id"] = request_id
+        return response
+
+
 
 app = create_app()

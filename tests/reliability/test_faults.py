@@ -270,3 +270,26 @@ def test_unloadable_files_at_startup_are_skipped_and_named(
     assert any("pickle-in-checkpoint" in line and "safe loader" in line for line in skipped), (
         skipped
     )
+
+
+def test_an_unexpected_error_is_a_500_that_names_it(
+    rel_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug (any exception the routes do not expect) still answers JSON naming the failure
+    and the request id under which the server logged the traceback; never a bare 500."""
+    app = create_app(tiny_settings(rel_store))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        wait_ready(client)
+
+        def broken() -> list[object]:
+            raise KeyError("simulated bug")
+
+        monkeypatch.setattr(app.state.service, "list_snapshots", broken)
+        response = client.get("/models", headers={"X-Request-ID": "bug-1"})
+        assert response.status_code == 500
+        assert response.json()["error"] == "internal_error"
+        assert "KeyError" in response.json()["message"]
+        assert "request id bug-1" in response.json()["message"]
+        assert response.headers["x-request-id"] == "bug-1"
+        monkeypatch.undo()
+        assert client.get("/models").status_code == 200
