@@ -189,5 +189,4 @@ def _add_error_handlers(app: FastAPI) -> None:
         return response
 
 
-
 app = create_app()
