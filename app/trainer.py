@@ -10,20 +10,47 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import dataclasses
 import logging
+import math
 import multiprocessing
+import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from app.errors import TooManyTrainingsError, TrainingFailedError
-from app.forecasting import ModelConfig, TrainingConfig, fit
+from app.forecasting import EpochProgress, ModelConfig, TrainingConfig, fit
 from app.forecasting.backtest import BacktestJob, BacktestReport, run_backtest
 from app.forecasting.checkpoint import checkpoint_bytes
 from app.forecasting.windowing import FloatArray
 
 logger = logging.getLogger(__name__)
+
+
+CANCEL_POLL_SECONDS = 0.02  # a cancel flag lookup is an IPC round trip (~100 us)
+
+
+class ProgressSink(Protocol):
+    """Where a worker puts one dict per epoch (a `multiprocessing.Manager().Queue()` proxy)."""
+
+    def put(self, item: dict[str, Any]) -> None: ...
+
+
+class CancelFlag(Protocol):
+    """What a worker polls to stop early (a `multiprocessing.Manager().Event()` proxy)."""
+
+    def is_set(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingHooks:
+    """Progress and cancellation across the process boundary; both proxies are picklable."""
+
+    progress: ProgressSink | None = None
+    cancel: CancelFlag | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,19 +63,32 @@ class TrainingJob:
     test_size: int
     season_length: int | None
     metadata: dict[str, Any] = field(default_factory=dict)
+    hooks: TrainingHooks | None = None
 
 
 def run_training_job(job: TrainingJob) -> bytes:
-    """Worker entry point: train and return the checkpoint bytes."""
+    """Worker entry point: train and return the checkpoint bytes.
+
+    With `job.hooks`, every epoch's `EpochProgress` is put on `hooks.progress` as a dict, and
+    the training stops (TrainingCancelledError, nothing returned) at the first batch after
+    `hooks.cancel` is set.
+    """
     import torch
+    from threadpoolctl import threadpool_limits
+
+    # numpy (holdout and calibration forecasts) on the same thread budget as torch.
+    threadpool_limits(limits=job.training.num_threads, user_api="blas")
 
     torch.set_num_threads(job.training.num_threads)
+    hooks = job.hooks or TrainingHooks()
     forecaster = fit(
         job.series,
         job.model_config,
         job.training,
         test_size=job.test_size,
         season_length=job.season_length,
+        on_epoch=_reporter(hooks.progress),
+        should_stop=_stopper(hooks.cancel),
     )
     return checkpoint_bytes(forecaster, job.metadata)
 
@@ -59,6 +99,33 @@ def run_backtest_job(job: BacktestJob) -> BacktestReport:
 
     torch.set_num_threads(job.training.num_threads)
     return run_backtest(job)
+
+
+def _reporter(sink: ProgressSink | None) -> Callable[[EpochProgress], None] | None:
+    if sink is None:
+        return None
+
+    def report(progress: EpochProgress) -> None:
+        sink.put(dataclasses.asdict(progress))
+
+    return report
+
+
+def _stopper(flag: CancelFlag | None) -> Callable[[], bool] | None:
+    """Poll `flag` at most every CANCEL_POLL_SECONDS: cheap next to a batch, prompt enough."""
+    if flag is None:
+        return None
+    last_poll = -math.inf
+
+    def should_stop() -> bool:
+        nonlocal last_poll
+        now = time.monotonic()
+        if now - last_poll < CANCEL_POLL_SECONDS:
+            return False
+        last_poll = now
+        return bool(flag.is_set())
+
+    return should_stop
 
 
 _pools: dict[int, ProcessPoolExecutor] = {}
@@ -90,19 +157,26 @@ atexit.register(shutdown_pools)
 
 
 class TrainingRunner:
-    """A bounded pool of training processes; excess trainings are refused with 429."""
+    """A bounded pool of training processes; excess trainings are refused with 429, or wait
+    for a free process when `wait` is true (background jobs)."""
 
     def __init__(self, max_concurrent: int) -> None:
         self.max_concurrent = max_concurrent
         self.running = 0
+        self._freed = asyncio.Condition()
 
-    async def run(self, job: TrainingJob) -> bytes:
-        if self.running >= self.max_concurrent:
+    async def run(self, job: TrainingJob, *, wait: bool = False) -> bytes:
+        if wait:
+            async with self._freed:
+                await self._freed.wait_for(lambda: self.running < self.max_concurrent)
+                self.running += 1
+        elif self.running >= self.max_concurrent:
             raise TooManyTrainingsError(
                 f"{self.max_concurrent} trainings are already running (the most allowed, "
                 "FORECAST_MAX_CONCURRENT_TRAININGS); retry when one has finished"
             )
-        self.running += 1  # no await between the check and this: atomic on the event loop
+        else:
+            self.running += 1  # no await between the check and this: atomic on the event loop
         try:
             loop = asyncio.get_running_loop()
             pool = _shared_pool(self.max_concurrent)
@@ -116,6 +190,8 @@ class TrainingRunner:
             ) from error
         finally:
             self.running -= 1
+            async with self._freed:
+                self._freed.notify()
 
     async def run_backtest(self, job: BacktestJob) -> BacktestReport:
         """A backtest in the same pool, counted against the same limit (429 when it is full)."""
@@ -136,3 +212,5 @@ class TrainingRunner:
             ) from error
         finally:
             self.running -= 1
+            async with self._freed:
+                self._freed.notify()

@@ -46,10 +46,11 @@ class TrainingConfig:
     """How a model is trained; `None` fields are resolved from the number of training windows.
 
     Measured on the tutorial's sine (docs/benchmarks.md): Adam on mini-batches of 16 with a
-    learning rate decayed x0.8 per epoch reaches a holdout MSE around 2e-5 in 12 epochs (about
-    540 optimizer steps), where the tutorial's batch-size-1 SGD reached 0.0089 in 10 epochs. Short
-    series have few batches per epoch, so the default plans epochs to give about the same number of
-    optimizer steps, and stretches the decay to fall by the same total factor over the plan.
+    learning rate decayed x0.8 per epoch reaches a holdout MSE around 1e-5 in 12 epochs (41
+    batches each, about 500 optimizer steps), where the tutorial's batch-size-1 SGD reached
+    0.0089 in 10 epochs. Short series have few batches per epoch, so the default plans epochs to
+    give about `target_steps` optimizer steps, and stretches the decay to fall by the same total
+    factor over the plan.
     """
 
     max_epochs: int | None = None
@@ -62,7 +63,7 @@ class TrainingConfig:
     patience: int | None = None
     refit_epochs: int = 2
     num_threads: int = 1
-    target_steps: int = 540
+    target_steps: int = 450
 
     def __post_init__(self) -> None:
         if self.max_epochs is not None and self.max_epochs < 1:

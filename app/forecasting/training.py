@@ -130,7 +130,31 @@ def train_model(
     the whole series (training part + holdout): the selected model then trains `refit_epochs` more
     epochs on all of its windows with the optimizer state it had, as the tutorial's second phase.
     """
+    # Bounded torch threads for this training, restored afterwards: the setting is process-wide.
+    previous_threads = torch.get_num_threads()
     torch.set_num_threads(training.num_threads)
+    try:
+        return _train_model(
+            scaled_series,
+            model_config,
+            training,
+            refit_series=refit_series,
+            on_epoch=on_epoch,
+            should_stop=should_stop,
+        )
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _train_model(
+    scaled_series: FloatArray,
+    model_config: ModelConfig,
+    training: TrainingConfig,
+    *,
+    refit_series: FloatArray | None = None,
+    on_epoch: ProgressCallback | None = None,
+    should_stop: StopCallback | None = None,
+) -> tuple[StateDict, StateDict, TrainingInfo]:
     started = time.perf_counter()
     deadline = started + training.max_seconds  # covers the fit and the refit
     with torch.random.fork_rng(devices=[]):
@@ -148,7 +172,9 @@ def train_model(
 
         max_epochs = training.planned_epochs(n_train)
         patience = training.early_stopping_patience(n_train)
-        optimizer = torch.optim.Adam(model.parameters(), lr=training.learning_rate)
+        # fused=True: one kernel for the whole update, about half the cost of the default
+        # per-parameter loop (measured 405 vs 758 µs per step, bench/train_steps.py).
+        optimizer = torch.optim.Adam(model.parameters(), lr=training.learning_rate, fused=True)
         scheduler = torch.optim.lr_scheduler.ExponentialLR(
             optimizer, gamma=training.decay_per_epoch(n_train)
         )
