@@ -137,9 +137,12 @@ def _describe(error: dict[str, object]) -> str:
             if hasattr(received, "__len__")
             else shown[:57] + "..."
         )
-    # Pydantic prints a large float bound (1e100) as all its digits; show it as 1e+100.
-    message = _LONG_NUMBER.sub(lambda m: f"{float(m.group()):g}", str(error.get("msg")))
-    return f"{location}: {message} (got {shown})"
+    return f"{location}: {_tidy(error.get('msg'))} (got {shown})"
+
+
+def _tidy(message: object) -> str:
+    """Pydantic prints a large float bound (1e100) as all its digits; show it as 1e+100."""
+    return _LONG_NUMBER.sub(lambda m: f"{float(m.group()):g}", str(message))
 
 
 def _parse_failure(error: StarletteHTTPException) -> str:
@@ -167,7 +170,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
         errors = list(error.errors())
         details = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+            {"loc": list(e.get("loc", ())), "msg": _tidy(e.get("msg")), "type": e.get("type")}
             for e in errors[:20]
         ]
         message = "; ".join(_describe(e) for e in errors[:5])

@@ -363,5 +363,5 @@ def _check_model_range(
         raise InvalidInputError(
             f"{name} values must lie between {low:.6g} and {high:.6g} for model "
             f"{snapshot.name!r} ({INPUT_RANGE_LIMIT:g} half-ranges of its training data either "
-            f"side of their centre); got {array[worst]!r} at position {offset + worst}"
+            f"side of their centre); got {float(array[worst])!r} at position {offset + worst}"
         )
