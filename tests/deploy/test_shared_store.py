@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -109,4 +108,3 @@ def test_a_replica_that_loses_the_default_race_waits_for_the_winners_model(
     assert sorted(p.name for p in (tmp_path / DEFAULT_MODEL).glob("v*.ckpt")) == [
         f"v{version:06d}.ckpt"
     ]
-    shutil.rmtree(tmp_path / DEFAULT_MODEL)
