@@ -16,8 +16,13 @@ from typing import Any, Literal
 import numpy as np
 
 from app.errors import InvalidInputError
-from app.forecasting import InvalidSeriesError
-from app.forecasting.auto import AutoChoice, choose_season_length, choose_window_size
+from app.forecasting import CellType, InvalidSeriesError, ModelConfig
+from app.forecasting.auto import (
+    AutoChoice,
+    choose_difference,
+    choose_season_length,
+    choose_window_size,
+)
 from app.forecasting.checkpoint import checkpoint_bytes, parse_checkpoint
 from app.forecasting.intervals import PredictionInterval
 from app.forecasting.promotion import PromotePolicy, decide_promotion
@@ -25,6 +30,7 @@ from app.forecasting.timestamps import TimeIndex, resolve_time_index
 from app.store import ModelSnapshot, ModelStore
 
 Auto = Literal["auto"]
+TUTORIAL = ModelConfig()
 EXTRAPOLATION_RULE = "half-width at the last calibrated step x sqrt(step / calibration_horizon)"
 
 
@@ -51,13 +57,20 @@ class TrainingChoices:
 
     window_size: AutoChoice
     season_length: AutoChoice
+    difference: AutoChoice  # value 1: the network reads first differences
     time_index: TimeIndex | None
     promote: PromotePolicy
 
-    @property
-    def window(self) -> int:
+    def model_config(self, *, hidden_size: int, num_layers: int, cell: CellType) -> ModelConfig:
+        """The architecture with the chosen window and differencing."""
         assert self.window_size.value is not None  # window choices are never None
-        return self.window_size.value
+        return ModelConfig(
+            window_size=self.window_size.value,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            cell=cell,
+            difference=bool(self.difference.value),
+        )
 
     def metadata(self) -> dict[str, Any]:
         """What the checkpoint keeps of them (the promotion decision is added at publish)."""
@@ -65,6 +78,7 @@ class TrainingChoices:
             "choices": {
                 "window_size": self.window_size.to_dict(),
                 "season_length": self.season_length.to_dict(),
+                "difference": self.difference.to_dict(),
             },
             "time_index": self.time_index.to_dict() if self.time_index else None,
         }
@@ -75,15 +89,17 @@ def resolve_training_choices(
     *,
     window_size: int | Auto,
     season_length: int | Auto | None,
+    difference: bool | Auto,
     test_size: int,
     promote: PromotePolicy | None,
     time: TimeInput,
-    fixed_window: int | None = None,
+    tutorial: bool = False,
 ) -> TrainingChoices:
     """Resolve `auto` from the training part (never the holdout), the time index, and the
     promotion policy (default: if_better with a holdout, always without one).
 
-    `fixed_window` is the window a model must keep whatever is asked (the built-in default's 40).
+    With `tutorial` (the built-in default model), `auto` keeps the tutorial's window of 40 and
+    no differencing, whatever the series.
     """
     if promote == "if_better" and test_size == 0:
         raise InvalidInputError(
@@ -99,12 +115,18 @@ def resolve_training_choices(
         season = AutoChoice(season_length, "given", "given in the request")
     if window_size != "auto":
         window = AutoChoice(window_size, "given", "given in the request")
-    elif fixed_window is not None:
-        window = AutoChoice(fixed_window, "auto", "the built-in default model keeps its window")
+    elif tutorial:
+        window = AutoChoice(TUTORIAL.window_size, "auto", "the built-in default model keeps it")
     else:
         window = choose_window_size(train, season.value)
+    if difference != "auto":
+        differencing = AutoChoice(int(difference), "given", "given in the request")
+    elif tutorial:
+        differencing = AutoChoice(0, "auto", "the built-in default model keeps it")
+    else:
+        differencing = choose_difference(train)
     policy: PromotePolicy = promote or ("if_better" if test_size > 0 else "always")
-    return TrainingChoices(window, season, time_index, policy)
+    return TrainingChoices(window, season, differencing, time_index, policy)
 
 
 @dataclass(frozen=True, slots=True)

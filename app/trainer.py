@@ -96,7 +96,9 @@ def run_training_job(job: TrainingJob) -> bytes:
 def run_backtest_job(job: BacktestJob) -> BacktestReport:
     """Worker entry point of POST /backtest: the rolling-origin evaluation (backtest.py)."""
     import torch
+    from threadpoolctl import threadpool_limits
 
+    threadpool_limits(limits=job.training.num_threads, user_api="blas")  # as run_training_job
     torch.set_num_threads(job.training.num_threads)
     return run_backtest(job)
 

@@ -11,6 +11,7 @@ from app.api.schemas_parts import (
     AutoInt,
     CalibrationOut,
     ChoicesOut,
+    Difference,
     Freq,
     IntervalOut,
     Levels,
@@ -72,6 +73,7 @@ class TrainRequest(_Request):
     hidden_size: Annotated[StrictInt, Field(ge=1, le=512)] = 50
     num_layers: Annotated[StrictInt, Field(ge=1, le=4)] = 1
     cell: CellType = "lstm"
+    difference: Difference = "auto"
     test_size: Annotated[
         StrictInt,
         Field(ge=0, le=HARD_MAX_SERIES, description="Points held out at the end and forecast."),
@@ -162,6 +164,7 @@ class ModelConfigOut(BaseModel):
     hidden_size: int
     num_layers: int
     cell: Literal["lstm", "gru", "rnn"]
+    difference: bool = False
 
 
 class TrainingOut(BaseModel):

@@ -47,6 +47,14 @@ Freq = Annotated[
     ),
 ]
 AutoInt = Literal["auto"]
+Difference = Annotated[
+    bool | AutoInt,
+    Field(
+        description="true: the model reads and forecasts first differences (follows trends "
+        "past the training range); auto: when a linear trend explains >= 80% of the training "
+        "part's variance (the built-in default model never).",
+    ),
+]
 PromoteField = Annotated[
     Literal["if_better", "always"] | None,
     Field(
@@ -106,6 +114,7 @@ class ChoiceOut(BaseModel):
 class ChoicesOut(BaseModel):
     window_size: ChoiceOut
     season_length: ChoiceOut
+    difference: ChoiceOut | None = Field(None, description="value 1: the model reads differences.")
 
 
 class TimeIndexOut(BaseModel):

@@ -12,12 +12,19 @@ CELL_TYPES: tuple[CellType, ...] = ("lstm", "gru", "rnn")
 
 @dataclass(frozen=True, slots=True)
 class ModelConfig:
-    """Architecture of a forecaster; the defaults are the tutorial's LSTM(1, 50) + Linear(50, 1)."""
+    """Architecture of a forecaster; the defaults are the tutorial's LSTM(1, 50) + Linear(50, 1).
+
+    With `difference`, the network reads and predicts first differences: a window of
+    `window_size` values becomes `window_size - 1` steps, and forecasts are summed back onto the
+    last value. That lets it follow a trend beyond the range it was trained on, which a network
+    reading levels scaled to its training range cannot (forecaster.py).
+    """
 
     window_size: int = 40
     hidden_size: int = 50
     num_layers: int = 1
     cell: CellType = "lstm"
+    difference: bool = False
 
     def __post_init__(self) -> None:
         if self.cell not in CELL_TYPES:
@@ -26,6 +33,15 @@ class ModelConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.difference, bool):
+            raise ValueError(f"difference must be true or false, got {self.difference!r}")
+        if self.difference and self.window_size < 2:
+            raise ValueError(f"difference needs window_size >= 2, got {self.window_size}")
+
+    @property
+    def input_length(self) -> int:
+        """Steps the network reads: window_size, or one fewer when it reads differences."""
+        return self.window_size - 1 if self.difference else self.window_size
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -21,6 +21,8 @@ from app.forecasting.training import (
     train_model,
 )
 from app.forecasting.windowing import FloatArray, as_series
+
+_FLOAT_MAX = float(np.finfo(np.float64).max)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +60,9 @@ class Forecaster:
         """The value after `window` (exactly `window_size` values), from a zero state."""
         values = as_series(window, name="window")
         self._check_window(values, name="window")
-        scaled = self.scaler.transform(values)[None, :]  # (1, w)
-        return float(self.scaler.inverse_transform(predict_windows(self.weights, scaled))[0])
+        inputs = model_inputs(self.config, self.scaler, values[None, :])  # (1, input_length)
+        outputs = predict_windows(self.weights, inputs)[:, None]  # (1, 1)
+        return float(model_outputs(self.config, self.scaler, values[None, :], outputs)[0, 0])
 
     def forecast(
         self, horizon: int, series: Sequence[float] | FloatArray | None = None
@@ -86,11 +89,29 @@ class Forecaster:
                     f"got {len(values)}"
                 )
             windows[row] = values[-self.window_size :]
-        scaled = self.scaler.transform(windows)  # (B, w)
-        forecasts: FloatArray = self.scaler.inverse_transform(
-            forecast_pipelined(self.weights, scaled, horizon)
-        )
-        return forecasts
+        inputs = model_inputs(self.config, self.scaler, windows)  # (B, input_length)
+        outputs = forecast_pipelined(self.weights, inputs, horizon)  # (B, horizon)
+        return model_outputs(self.config, self.scaler, windows, outputs)
+
+
+def model_inputs(config: ModelConfig, scaler: Scaler, windows: FloatArray) -> FloatArray:
+    """(B, w) windows in series units -> (B, input_length) scaled network inputs."""
+    if config.difference:
+        with np.errstate(over="ignore", invalid="ignore"):
+            windows = np.diff(windows, axis=1)  # (B, w - 1); overflow is clipped by the scaler
+    return scaler.transform(windows)
+
+
+def model_outputs(
+    config: ModelConfig, scaler: Scaler, windows: FloatArray, outputs: FloatArray
+) -> FloatArray:
+    """(B, H) scaled network outputs after (B, w) windows -> (B, H) values in series units."""
+    restored = scaler.inverse_transform(outputs)
+    if config.difference:
+        with np.errstate(over="ignore", invalid="ignore"):
+            restored = windows[:, -1:] + np.cumsum(restored, axis=1)  # differences summed back
+        restored = np.clip(np.nan_to_num(restored, nan=0.0), -_FLOAT_MAX, _FLOAT_MAX)
+    return restored
 
 
 MAX_CALIBRATION_HORIZON = 200  # steps of the conformal error table, at most
@@ -131,16 +152,19 @@ def fit(
             f"+ 1 label + test_size {test_size}); got {len(values)}"
         )
     train_part = values[: len(values) - test_size]
-    scaler = Scaler.fit(train_part)
-    scaled_train = scaler.transform(train_part)
+    # What the network reads: the values, or their first differences (one fewer).
+    inputs = np.diff(values) if model_config.difference else values
+    train_inputs = inputs[: len(inputs) - test_size]
+    scaler = Scaler.fit(train_inputs)
     if season_length is None:
         season_length = infer_season_length(train_part)
 
     selected, final, info = train_model(
-        scaled_train,
-        model_config,
+        scaler.transform(train_inputs),
+        # train_model windows what it is given: windows of input_length network inputs.
+        replace(model_config, window_size=model_config.input_length, difference=False),
         training,
-        refit_series=scaler.transform(values) if test_size > 0 else None,
+        refit_series=scaler.transform(inputs) if test_size > 0 else None,
         on_epoch=on_epoch,
         should_stop=should_stop,
     )
@@ -149,8 +173,10 @@ def fit(
 
     def forecast_windows(windows: FloatArray, horizon: int) -> FloatArray:
         """(B, w) windows in series units -> (B, horizon) forecasts by the selected model."""
-        scaled = scaler.transform(windows)  # (B, w)
-        return scaler.inverse_transform(forecast_pipelined(weights, scaled, horizon))
+        network = forecast_pipelined(
+            weights, model_inputs(model_config, scaler, windows), horizon
+        )  # (B, horizon)
+        return model_outputs(model_config, scaler, windows, network)
 
     evaluation = None
     if test_size > 0:

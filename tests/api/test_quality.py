@@ -179,17 +179,34 @@ def test_window_and_season_default_to_auto_and_are_reported(client: TestClient) 
         "reason": "autocorrelation peak at lag 12",
     }
     assert trained["metrics"]["season_length"] == 12
+    assert trained["choices"]["difference"]["value"] == 0
+    assert trained["config"]["difference"] is False
     given = client.post("/train", json=small_train_body("given", season_length=6)).json()
     assert given["choices"]["window_size"]["source"] == "given"
     assert given["choices"]["season_length"]["value"] == 6
 
 
-def test_the_default_model_keeps_its_window_under_auto(client: TestClient) -> None:
-    series = [math.sin(x * 2 * math.pi / 12) for x in range(200)]  # auto would pick 12
+def test_a_trending_series_is_differenced(client: TestClient) -> None:
+    series = [0.05 * x + math.sin(x * 2 * math.pi / 12) for x in range(200)]
+    trained = client.post("/train", json=small_train_body("trend", series=series)).json()
+    assert trained["config"]["difference"] is True
+    assert trained["choices"]["difference"]["value"] == 1
+    assert "explains" in trained["choices"]["difference"]["reason"]
+    body = small_train_body("levels", series=series, difference=False)
+    assert client.post("/train", json=body).json()["config"]["difference"] is False
+
+
+def test_the_default_model_keeps_its_configuration_under_auto(client: TestClient) -> None:
+    # auto would pick window 12 and differencing for this series
+    series = [0.05 * x + math.sin(x * 2 * math.pi / 12) for x in range(200)]
     body = {"series": series, "epochs": 1, "promote": "always", "test_size": 12}
     trained = client.post("/train", json=body).json()
     assert trained["config"]["window_size"] == 40
-    assert "keeps its window" in trained["choices"]["window_size"]["reason"]
+    assert trained["config"]["difference"] is False
+    assert "default model keeps it" in trained["choices"]["window_size"]["reason"]
+    refused = client.post("/train", json={**body, "difference": True})
+    assert refused.status_code == 422
+    assert "tutorial's configuration" in refused.json()["message"]
 
 
 # ----- the promotion gate, versions and rollback ------------------------------------------

@@ -30,6 +30,7 @@ def test_default_model_is_the_tutorials_configuration(client: TestClient) -> Non
         "hidden_size": 50,
         "num_layers": 1,
         "cell": "lstm",
+        "difference": False,
     }
     assert model["series_length"] == 800
     assert model["version"] == 1

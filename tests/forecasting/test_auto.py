@@ -5,7 +5,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.forecasting.auto import WINDOW_BOUNDS, choose_season_length, choose_window_size
+from app.forecasting.auto import (
+    WINDOW_BOUNDS,
+    choose_difference,
+    choose_season_length,
+    choose_window_size,
+)
 
 
 def seasonal(period: int, length: int, *, trend: float = 0.0, noise: float = 0.0) -> np.ndarray:
@@ -56,6 +61,15 @@ def test_the_window_leaves_windows_to_learn_from() -> None:
     choice = choose_window_size(series, 40)
     assert choice.value == 25  # a quarter of 100, not 40
     assert "quarter" in choice.reason
+
+
+def test_only_a_strong_linear_trend_is_differenced() -> None:
+    t = np.arange(300, dtype=np.float64)
+    assert choose_difference(0.05 * t + np.sin(t)).value == 1  # the line explains ~95%
+    assert choose_difference(0.001 * t + np.sin(t)).value == 0
+    assert choose_difference(seasonal(12, 300, noise=0.3)).value == 0
+    assert "explains" in choose_difference(0.05 * t).reason
+    assert choose_difference(np.full(10, 2.0)).value == 0
 
 
 def test_a_constant_series_is_handled() -> None:

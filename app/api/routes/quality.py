@@ -15,7 +15,6 @@ from app.api.schemas_quality import (
     VersionList,
     VersionOut,
 )
-from app.forecasting import ModelConfig
 from app.forecasting.backtest import window_origins
 from app.quality import BacktestPlan
 from app.quality_rules import TimeInput, resolve_training_choices
@@ -80,19 +79,17 @@ def to_backtest(body: BacktestRequest) -> tuple[TrainSpec, BacktestPlan]:
         body.series,
         window_size=body.window_size,
         season_length=body.season_length,
+        difference=body.difference,
         test_size=min(len(body.series), max(0, len(body.series) - first_origin)),
         promote="always",
         time=TimeInput(body.timestamps, body.start, body.freq),
-        fixed_window=ModelConfig().window_size if body.model == DEFAULT_MODEL else None,
+        tutorial=body.model == DEFAULT_MODEL,
     )
     spec = TrainSpec(
         name=body.model,
         series=body.series,
-        model_config=ModelConfig(
-            window_size=choices.window,
-            hidden_size=body.hidden_size,
-            num_layers=body.num_layers,
-            cell=body.cell,
+        model_config=choices.model_config(
+            hidden_size=body.hidden_size, num_layers=body.num_layers, cell=body.cell
         ),
         test_size=0,
         season_length=choices.season_length.value,

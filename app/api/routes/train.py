@@ -5,7 +5,6 @@ from fastapi import APIRouter
 from app.api.deps import ServiceDep, WriteAccess
 from app.api.responses import TRAIN_ERRORS
 from app.api.schemas import ModelOut, TrainRequest
-from app.forecasting import ModelConfig
 from app.quality_rules import TimeInput, resolve_training_choices
 from app.service import DEFAULT_MODEL, TrainSpec
 
@@ -25,19 +24,17 @@ def to_spec(body: TrainRequest) -> TrainSpec:
         body.series,
         window_size=body.window_size,
         season_length=body.season_length,
+        difference=body.difference,
         test_size=body.test_size,
         promote=body.promote,
         time=TimeInput(body.timestamps, body.start, body.freq),
-        fixed_window=ModelConfig().window_size if body.model == DEFAULT_MODEL else None,
+        tutorial=body.model == DEFAULT_MODEL,
     )
     return TrainSpec(
         name=body.model,
         series=body.series,
-        model_config=ModelConfig(
-            window_size=choices.window,
-            hidden_size=body.hidden_size,
-            num_layers=body.num_layers,
-            cell=body.cell,
+        model_config=choices.model_config(
+            hidden_size=body.hidden_size, num_layers=body.num_layers, cell=body.cell
         ),
         test_size=body.test_size,
         season_length=choices.season_length.value,
