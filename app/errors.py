@@ -7,9 +7,11 @@ ServiceError                    500 internal_error
  ├── JobNotFoundError           404 job_not_found
  ├── VersionNotFoundError       404 version_not_found
  ├── ConflictError              409 conflict
- │    └── TrainingInProgressError 409 training_in_progress
+ │    ├── TrainingInProgressError 409 training_in_progress
+ │    └── JobCancelledError     409 cancelled (a background job's error, never an answer)
  ├── PayloadTooLargeError       413 payload_too_large
  ├── TooManyTrainingsError      429 too_many_trainings
+ ├── TooManyJobsError           429 too_many_jobs
  ├── TrainingFailedError        500 training_failed
  ├── NotReadyError              503 not_ready
  └── StorageError               507 storage_error
@@ -79,6 +81,13 @@ class TrainingInProgressError(ConflictError):
         )
 
 
+class JobCancelledError(ConflictError):
+    """The work of a job stopped because DELETE /jobs/{id} asked it to."""
+
+    status_code = 409
+    code = "cancelled"
+
+
 class PayloadTooLargeError(ServiceError):
     status_code = 413
     code = "payload_too_large"
@@ -87,6 +96,11 @@ class PayloadTooLargeError(ServiceError):
 class TooManyTrainingsError(ServiceError):
     status_code = 429
     code = "too_many_trainings"
+
+
+class TooManyJobsError(ServiceError):
+    status_code = 429
+    code = "too_many_jobs"
 
 
 class TrainingFailedError(ServiceError):

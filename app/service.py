@@ -12,6 +12,7 @@ import numpy as np
 from app.errors import (
     ConflictError,
     InvalidInputError,
+    JobCancelledError,
     ModelNotFoundError,
     NotReadyError,
     ServiceError,
@@ -23,6 +24,7 @@ from app.forecasting import (
     CheckpointError,
     InvalidSeriesError,
     ModelConfig,
+    TrainingCancelledError,
     TrainingConfig,
     minimum_series_length,
 )
@@ -38,7 +40,7 @@ from app.quality_rules import (
 )
 from app.settings import Settings
 from app.store import ModelSnapshot, ModelStore, utc_now
-from app.trainer import TrainingJob, TrainingRunner
+from app.trainer import TrainingHooks, TrainingJob, TrainingRunner
 
 logger = logging.getLogger(__name__)
 
@@ -212,12 +214,23 @@ class ForecastService:
                 "Train another model name for other settings."
             )
 
-    async def train(self, spec: TrainSpec) -> ModelSnapshot:
-        """Train a new version of `spec.name` and publish it; the old one serves meanwhile."""
+    def check_training(self, spec: TrainSpec) -> None:
+        """Refuse, before it is queued as a job, a training that could not start."""
+        self._check_trainable(spec)
+        self._training_config(spec)
+        if self.store.is_training(spec.name):
+            raise TrainingInProgressError(spec.name)
+
+    async def train(self, spec: TrainSpec, *, hooks: TrainingHooks | None = None) -> ModelSnapshot:
+        """Train a new version of `spec.name` and publish it; the old one serves meanwhile.
+
+        With `hooks` (a background job) the worker reports each epoch and can be cancelled, and
+        the training waits for a free training process instead of being refused with 429.
+        """
         started = time.perf_counter()
         outcome = "success"
         try:
-            return await self._train(spec)
+            return await self._train(spec, hooks)
         except ServiceError as error:
             outcome = error.code
             raise
@@ -238,7 +251,7 @@ class ForecastService:
                     extra={"model": spec.name, "outcome": outcome, "seconds": round(seconds, 3)},
                 )
 
-    async def _train(self, spec: TrainSpec) -> ModelSnapshot:
+    async def _train(self, spec: TrainSpec, hooks: TrainingHooks | None) -> ModelSnapshot:
         self._check_trainable(spec)
         training = self._training_config(spec)
         with self.store.training_lock(spec.name):
@@ -252,6 +265,7 @@ class ForecastService:
                 test_size=spec.test_size,
                 season_length=spec.season_length,
                 metadata=metadata,
+                hooks=hooks,
             )
             checkpoint = await self._run(job)
             snapshot = await asyncio.to_thread(
@@ -262,10 +276,14 @@ class ForecastService:
 
     async def _run(self, job: TrainingJob) -> bytes:
         try:
-            checkpoint = await self.runner.run(job)
+            checkpoint = await self.runner.run(job, wait=job.hooks is not None)
             parse_checkpoint(checkpoint)  # verify before anything touches the disk
         except ServiceError:
             raise
+        except TrainingCancelledError as error:
+            raise JobCancelledError(
+                "the training was cancelled before it finished; nothing was published"
+            ) from error
         except InvalidSeriesError as error:
             raise InvalidInputError(str(error)) from error
         except CheckpointError as error:

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.errors import UnauthorizedError
+from app.jobs import JobRegistry
 from app.quality import QualityService
 from app.service import ForecastService
 from app.settings import Settings
@@ -24,6 +25,11 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+def get_jobs(request: Request) -> JobRegistry:
+    jobs: JobRegistry = request.app.state.jobs
+    return jobs
+
+
 def get_quality(request: Request) -> QualityService:
     """Backtests, versions and rollback: a thin view over the one ForecastService."""
     return QualityService(request.app.state.service)
@@ -31,6 +37,7 @@ def get_quality(request: Request) -> QualityService:
 
 ServiceDep = Annotated[ForecastService, Depends(get_service)]
 QualityDep = Annotated[QualityService, Depends(get_quality)]
+JobsDep = Annotated[JobRegistry, Depends(get_jobs)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 _bearer = HTTPBearer(

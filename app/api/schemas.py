@@ -96,6 +96,14 @@ class TrainRequest(_Request):
     timestamps: Timestamps = None
     start: Start = None
     freq: Freq = None
+    wait: Annotated[
+        bool,
+        Field(
+            description="true: answer when the model is published (200). false: answer at once "
+            "with a job (202, Location: /jobs/{id}) whose progress GET /jobs/{id} and "
+            "GET /jobs/{id}/events report.",
+        ),
+    ] = True
 
     model_config = ConfigDict(
         extra="forbid",
@@ -108,7 +116,14 @@ class TrainRequest(_Request):
                     "window_size": 20,
                     "test_size": 20,
                     "epochs": 5,
-                }
+                },
+                {
+                    "model": "sine",
+                    "series": SINE_EXAMPLE,
+                    "window_size": 20,
+                    "test_size": 20,
+                    "wait": False,
+                },
             ]
         },
     )
