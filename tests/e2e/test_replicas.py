@@ -95,6 +95,11 @@ def test_a_training_on_one_replica_is_served_by_the_other(pair: list[httpx.Clien
     assert answers[0]["version"] == 2
     assert "shared" in {m["model"] for m in first.get("/models").json()["models"]}
 
+    # A rollback is a publish of an older version: the disk decides, so it reaches the other.
+    rolled_back = first.post("/models/shared/rollback", json={"version": 1})
+    assert rolled_back.status_code == 200, rolled_back.text
+    assert forecast(second, "shared")["version"] == 1
+
     assert second.delete("/models/shared").status_code == 204
     gone = first.post("/forecast", json={"model": "shared", "horizon": 6})
     assert gone.status_code == 404
