@@ -277,7 +277,8 @@ class ForecastService:
     async def _run(self, job: TrainingJob) -> bytes:
         try:
             checkpoint = await self.runner.run(job, wait=job.hooks is not None)
-            parse_checkpoint(checkpoint)  # verify before anything touches the disk
+            # Verify before anything touches the disk, off the event loop (milliseconds).
+            await asyncio.to_thread(parse_checkpoint, checkpoint)
         except ServiceError:
             raise
         except TrainingCancelledError as error:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import dataclasses
 import logging
 import math
 import multiprocessing
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -133,12 +135,26 @@ def _stopper(flag: CancelFlag | None) -> Callable[[], bool] | None:
 _pools: dict[int, ProcessPoolExecutor] = {}
 
 
+TRAINING_NICENESS = 10
+
+
+def _background_priority() -> None:
+    """Worker initializer: trainings are background work. When a training and the server
+    want the same core, the scheduler gives it to the server (nice 10 weighs ~1/10 of 0), so
+    requests keep their latency during a retrain; on an idle core training runs at full speed.
+    """
+    with contextlib.suppress(OSError):
+        os.nice(TRAINING_NICENESS)
+
+
 def _shared_pool(workers: int) -> ProcessPoolExecutor:
     """One pool per size per process: the workers' torch import (seconds) is paid once."""
     pool = _pools.get(workers)
     if pool is None:
         pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_background_priority,
         )
         _pools[workers] = pool
     return pool

@@ -4,6 +4,7 @@ number of trainings at once): excess gets 422, 409 or 429 with a message."""
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ from fastapi.testclient import TestClient
 from app.forecasting import ModelConfig, TrainingConfig
 from app.forecasting.training import train_model
 from app.main import create_app
+from app.trainer import TRAINING_NICENESS, _shared_pool
 from tests.conftest import wait_ready
 from tests.reliability.conftest import tiny_settings, train_body
 
@@ -96,3 +98,10 @@ def test_a_second_training_is_429_and_the_same_model_409(rel_store: Path) -> Non
     finished = result["response"]
     assert finished.status_code == 200, finished.text  # type: ignore[attr-defined]
     assert finished.json()["training"]["stopped_by"] == "time_budget"  # type: ignore[attr-defined]
+
+
+def test_training_processes_run_at_background_priority() -> None:
+    """A training competing with the server for a core loses it: requests keep their latency."""
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    worker = _shared_pool(1).submit(os.getpriority, os.PRIO_PROCESS, 0).result(timeout=120)
+    assert worker == min(mine + TRAINING_NICENESS, 19)
