@@ -9,8 +9,11 @@ steps, and its missing entries are NaN.
 For a level of `L` percent, the half-width at step h is the split-conformal quantile of the n_h
 absolute errors measured at step h: the k-th smallest with k = ceil((n_h + 1) * L / 100). With
 too few errors for that rank (k > n_h: 95% needs at least 19), the largest error is used, which
-guarantees n_h / (n_h + 1) instead. Half-widths are then made non-decreasing with the step (a
-running maximum): a recursive forecast's error does not shrink as it runs further ahead. Steps
+guarantees n_h / (n_h + 1) instead. Half-widths are then made non-decreasing with the step by
+isotonic regression (pool-adjacent-violators, weighted by n_h): a recursive forecast's error does
+not shrink as it runs further ahead, and unlike a running maximum the fit does not carry one
+noisy step's quantile to every later step (on the noisy sine a running maximum covered 88% at
+80% and 98.7% at 95%; the isotonic fit 83.2% and 97.0%; bench/coverage.py). Steps
 beyond the calibration horizon H carry the last half-width grown as sqrt(h / H) (the spread of a
 random walk) and are flagged as extrapolated.
 """
@@ -46,6 +49,24 @@ def conformal_quantile(scores: FloatArray, level: float) -> float:
         raise InvalidSeriesError(f"level must be between 0 and 100 (exclusive); got {level}")
     rank = math.ceil((len(values) + 1) * level / 100)
     return float(values[min(rank, len(values)) - 1])
+
+
+def isotonic_increasing(values: FloatArray, weights: FloatArray) -> FloatArray:
+    """The non-decreasing sequence closest to `values` in weighted least squares (PAVA)."""
+    means: list[float] = []
+    totals: list[float] = []
+    sizes: list[int] = []
+    for value, weight in zip(values.tolist(), weights.tolist(), strict=True):
+        means.append(value)
+        totals.append(weight)
+        sizes.append(1)
+        while len(means) > 1 and means[-2] > means[-1]:  # pool adjacent violators
+            mean, total, size = means.pop(), totals.pop(), sizes.pop()
+            pooled = totals[-1] + total
+            means[-1] = (means[-1] * totals[-1] + mean * total) / pooled
+            totals[-1] = pooled
+            sizes[-1] += size
+    return np.repeat(np.array(means), sizes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +113,7 @@ class ConformalResiduals:
                 for step in range(self.calibration_horizon)
             ]
         )
-        calibrated = np.maximum.accumulate(calibrated)  # (H,)
+        calibrated = isotonic_increasing(calibrated, self.counts())  # (H,)
         if horizon <= self.calibration_horizon:
             widths: FloatArray = calibrated[:horizon]
             return widths

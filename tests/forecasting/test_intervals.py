@@ -17,6 +17,7 @@ from app.forecasting.intervals import (
     ConformalResiduals,
     calibrate_residuals,
     conformal_quantile,
+    isotonic_increasing,
     plan_calibration,
 )
 
@@ -39,7 +40,7 @@ def test_conformal_quantile_refuses_bad_input() -> None:
 
 def test_half_widths_on_a_hand_made_table() -> None:
     # Step 1 errors are 1..10; step 2 errors are 2 * (1..10) with the last origin unobserved;
-    # step 3 errors are smaller than step 2's, so the running maximum carries step 2's width.
+    # step 3 errors are smaller than step 2's, so the isotonic fit pools steps 2 and 3.
     step1 = np.arange(1.0, 11.0)
     step2 = np.append(2 * np.arange(1.0, 10.0), np.nan)
     step3 = -0.5 * step1  # signed errors: the absolute value counts
@@ -47,10 +48,35 @@ def test_half_widths_on_a_hand_made_table() -> None:
     assert residuals.counts().tolist() == [10, 9, 10]
     widths = residuals.half_widths(80, 3)
     # step 2: n = 9, rank ceil(10 * 0.8) = 8, 8th smallest of 2, 4, ..., 18 = 16
-    assert widths.tolist() == [9.0, 16.0, 16.0]
+    # step 3: n = 10, rank 9, 9th smallest of 0.5, 1.0, ..., 5.0 = 4.5
+    # pooled by weight (9 and 10 errors): (16 * 9 + 4.5 * 10) / 19 = 9.947...
+    pooled = (16 * 9 + 4.5 * 10) / 19
+    assert widths.tolist() == pytest.approx([9.0, pooled, pooled])
     lower_upper = residuals.intervals(np.array([100.0, 100.0, 100.0]), [80])[0]
-    assert lower_upper.lower.tolist() == [91.0, 84.0, 84.0]
-    assert lower_upper.upper.tolist() == [109.0, 116.0, 116.0]
+    assert lower_upper.lower.tolist() == pytest.approx([91.0, 100 - pooled, 100 - pooled])
+    assert lower_upper.upper.tolist() == pytest.approx([109.0, 100 + pooled, 100 + pooled])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.floats(0, 1e6), min_size=1, max_size=40),
+    data=st.data(),
+)
+def test_isotonic_fit_is_the_closest_non_decreasing_sequence(
+    values: list[float], data: st.DataObject
+) -> None:
+    weights = np.array(
+        data.draw(st.lists(st.integers(1, 50), min_size=len(values), max_size=len(values))),
+        dtype=np.float64,
+    )
+    fitted = isotonic_increasing(np.array(values), weights)
+    assert np.all(np.diff(fitted) >= -1e-9 * max(1.0, float(np.max(fitted))))
+    assert np.sum(weights * fitted) == pytest.approx(np.sum(weights * np.array(values)))
+    if np.all(np.diff(values) >= 0):
+        np.testing.assert_allclose(fitted, values)
+    # Order preserving: raising every input never lowers the fit (keeps levels nested).
+    raised = isotonic_increasing(np.array(values) + 1.0, weights)
+    assert np.all(raised >= fitted - 1e-9 * max(1.0, float(np.max(fitted))))
 
 
 def test_steps_beyond_the_calibration_horizon_grow_with_sqrt() -> None:
