@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import math
 import platform
+import statistics
 import tempfile
 import threading
 import time
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import httpx
 
+from app.forecasting.checkpoint import load_checkpoint
 from bench.load_server import ROOT, Server, prepare_store, serve
 from bench.load_verify import Checker
 from bench.load_wrk import Endpoint, Run, Summary, ensure_wrk, run_wrk
@@ -40,28 +42,48 @@ TUTORIAL_SINE = [math.sin(x * 2 * 3.1416 / 40) for x in range(800)]
 
 @dataclass
 class Retrainer:
-    """Retrains the served default model in a loop until stopped; records every outcome."""
+    """Retrains the served default model in a loop while resumed; records every outcome."""
 
     url: str
     epochs: int = 2
     versions: list[int] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    _running: threading.Event = field(default_factory=threading.Event)
+    _idle: threading.Event = field(default_factory=threading.Event)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
     def start(self) -> None:
+        self._idle.set()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
 
+    def resume(self) -> None:
+        """Train again and again; returns once a training is in flight or has finished."""
+        done = len(self.versions) + len(self.failures)
+        self._running.set()
+        while self._idle.is_set() and len(self.versions) + len(self.failures) == done:
+            time.sleep(0.01)
+
+    def pause(self) -> None:
+        """Start no new training and wait for the one in flight to finish."""
+        self._running.clear()
+        self._idle.wait()
+
     def stop(self) -> None:
         self._stop.set()
+        self._running.set()
         if self._thread is not None:
             self._thread.join(timeout=600)
 
     def _loop(self) -> None:
         seed = 0
         with httpx.Client(base_url=self.url, timeout=600) as client:
-            while not self._stop.is_set():
+            while True:
+                self._running.wait()
+                if self._stop.is_set():
+                    return
+                self._idle.clear()
                 seed += 1
                 body = {
                     "series": TUTORIAL_SINE,
@@ -74,19 +96,50 @@ class Retrainer:
                     self.versions.append(response.json()["version"])
                 else:
                     self.failures.append(f"{response.status_code}: {response.text[:200]}")
+                self._idle.set()
+
+
+def model_cost(store: Path) -> tuple[float, float]:
+    """Median ms of the served model alone (in this process, one thread): predict_next on
+    WINDOW and forecast(HORIZON), the same calls the endpoints make."""
+    forecaster = load_checkpoint(store / "default" / "v000001.ckpt")[0]
+    timings: dict[str, list[float]] = {"predict": [], "forecast": []}
+    for _ in range(200):
+        started = time.perf_counter()
+        forecaster.predict_next(WINDOW)
+        timings["predict"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        forecaster.forecast(HORIZON)
+        timings["forecast"].append(time.perf_counter() - started)
+    return (
+        statistics.median(timings["predict"]) * 1000,
+        statistics.median(timings["forecast"]) * 1000,
+    )
 
 
 def measure(
-    server: Server, endpoints: list[Endpoint], repeats: int, seconds: int, workdir: Path
-) -> dict[tuple[str, int], list[Run]]:
-    """Every endpoint at every concurrency, `repeats` times, interleaved so drift hits all."""
-    runs: dict[tuple[str, int], list[Run]] = {}
+    server: Server, retrainer: Retrainer, repeats: int, seconds: int, workdir: Path
+) -> tuple[dict[tuple[str, int], list[Run]], dict[tuple[str, int], list[Run]]]:
+    """Every endpoint at every concurrency, `repeats` times; each served-model endpoint run
+    idle, then again while the model retrains. Interleaved, so drift in the machine's other
+    load hits idle and training runs alike."""
+    idle: dict[tuple[str, int], list[Run]] = {}
+    busy: dict[tuple[str, int], list[Run]] = {}
     for _ in range(repeats):
         for connections in CONCURRENCY:
-            for endpoint in endpoints:
-                run = run_wrk(server.url, endpoint, connections, seconds, workdir)
-                runs.setdefault((endpoint.label, connections), []).append(run)
-    return runs
+            for endpoint in (TRIVIAL, PREDICT, FORECAST):
+                key = (endpoint.label, connections)
+                idle.setdefault(key, []).append(
+                    run_wrk(server.url, endpoint, connections, seconds, workdir)
+                )
+                if endpoint is TRIVIAL:
+                    continue
+                retrainer.resume()
+                busy.setdefault(key, []).append(
+                    run_wrk(server.url, endpoint, connections, seconds, workdir)
+                )
+                retrainer.pause()
+    return idle, busy
 
 
 def table(title: str, summaries: list[Summary]) -> list[str]:
@@ -119,21 +172,20 @@ def main() -> None:
     with serve(store, workdir, FORECAST_KEEP_VERSIONS="100000") as server:
         for endpoint in (TRIVIAL, PREDICT, FORECAST):  # warm-up: imports, caches, JIT paths
             run_wrk(server.url, endpoint, 16, 2, workdir)
-        idle = measure(server, [TRIVIAL, PREDICT, FORECAST], repeats, seconds, workdir)
         retrainer = Retrainer(server.url)
         retrainer.start()
-        started = time.monotonic()
-        while not retrainer.versions and time.monotonic() - started < 300:
-            time.sleep(0.1)  # the first training also starts the training process
-        busy = measure(server, [PREDICT, FORECAST], repeats, seconds, workdir)
+        retrainer.resume()  # the first training also starts the training process
+        retrainer.pause()
+        idle, busy = measure(server, retrainer, repeats, seconds, workdir)
         retrainer.stop()
         rss_mib = server.rss_mib()
     for runs in [*idle.values(), *busy.values()]:
         for run in runs:
             if run.endpoint != TRIVIAL.label:
                 checker.check(run.bodies)
+    costs = model_cost(store)
 
-    report = render(idle, busy, retrainer, checker, rss_mib, repeats, seconds)
+    report = render(idle, busy, retrainer, checker, rss_mib, repeats, seconds, costs)
     print("\n".join(report))
     if not args.quick:
         out = ROOT / "bench" / "results" / f"load-{datetime.now(UTC):%Y-%m-%d}.md"
@@ -149,6 +201,7 @@ def render(
     rss_mib: float,
     repeats: int,
     seconds: int,
+    costs: tuple[float, float],
 ) -> list[str]:
     idle_s = {key: Summary.of(runs) for key, runs in idle.items()}
     busy_s = {key: Summary.of(runs) for key, runs in busy.items()}
@@ -194,12 +247,32 @@ def render(
         f"| responses inconsistent with their version | all | {len(result.mismatches)} | 0 |",
         f"| server RSS at the end | - | {rss_mib:.0f} MiB | - |",
         "",
+        *decomposition(idle_s, costs),
     ]
     if retrainer.failures:
         lines += ["Training failures:", "", *[f"- {f}" for f in retrainer.failures[:10]], ""]
     if result.mismatches:
         lines += ["Mismatches:", "", *[f"- {m}" for m in result.mismatches[:10]], ""]
     return lines
+
+
+def decomposition(idle: dict[tuple[str, int], Summary], costs: tuple[float, float]) -> list[str]:
+    """Where the time of one request goes at 1 connection: the HTTP stack (/healthz), the
+    model alone (measured in process), and the rest (body parsing, validation, response)."""
+    stack_ms = 1000 / idle[TRIVIAL.label, 1].rps
+    lines = [
+        "### Where one request's time goes (1 connection)",
+        "",
+        "| endpoint | ms per request | HTTP stack (/healthz) | the model alone | the rest |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for endpoint, model_ms in ((PREDICT, costs[0]), (FORECAST, costs[1])):
+        total = 1000 / idle[endpoint.label, 1].rps
+        rest = total - stack_ms - model_ms
+        lines.append(
+            f"| {endpoint.label} | {total:.2f} | {stack_ms:.2f} | {model_ms:.2f} | {rest:.2f} |"
+        )
+    return [*lines, ""]
 
 
 if __name__ == "__main__":
