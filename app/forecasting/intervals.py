@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -82,6 +82,8 @@ class ConformalResiduals:
 
     errors: FloatArray  # (n_origins, calibration_horizon)
     first_origin: int  # series position of the first forecast value of the first origin
+    # |errors| sorted down each step's column, NaN last: a request's quantiles are then lookups.
+    _scores: FloatArray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.errors.ndim != 2 or self.errors.shape[1] < 1:
@@ -90,7 +92,10 @@ class ConformalResiduals:
             )
         if not np.all(np.isfinite(self.errors[:, 0])):
             raise ValueError("every origin must have an observed first step")
+        if not np.all(np.isfinite(self.errors).any(axis=0)):
+            raise ValueError("every step must have at least one observed error")
         self.errors.setflags(write=False)
+        object.__setattr__(self, "_scores", np.sort(np.abs(self.errors), axis=0))  # (B, H)
 
     @property
     def calibration_horizon(self) -> int:
@@ -107,13 +112,13 @@ class ConformalResiduals:
 
     def half_widths(self, level: float, horizon: int) -> FloatArray:
         """(horizon,) interval half-widths at `level` percent, by the rule in the module doc."""
-        calibrated = np.array(
-            [
-                conformal_quantile(np.abs(self.errors[:, step]), level)
-                for step in range(self.calibration_horizon)
-            ]
-        )
-        calibrated = isotonic_increasing(calibrated, self.counts())  # (H,)
+        if not 0 < level < 100:
+            raise InvalidSeriesError(f"level must be between 0 and 100 (exclusive); got {level}")
+        counts = self.counts()  # (H,), every count >= 1
+        # conformal_quantile for every step at once: the min(k, n)-th smallest score.
+        ranks = np.minimum(np.ceil((counts + 1) * level / 100), counts).astype(np.int64)
+        calibrated = self._scores[ranks - 1, np.arange(self.calibration_horizon)]  # (H,)
+        calibrated = isotonic_increasing(calibrated, counts)
         if horizon <= self.calibration_horizon:
             widths: FloatArray = calibrated[:horizon]
             return widths

@@ -31,6 +31,13 @@ def test_conformal_quantile_is_the_ceil_n_plus_one_rank() -> None:
     assert conformal_quantile(np.array([2.0, np.nan, 1.0]), 50) == 2.0  # NaN ignored, n = 2
 
 
+def test_tables_need_an_error_at_every_step() -> None:
+    with pytest.raises(ValueError, match="observed first step"):
+        ConformalResiduals(np.array([[np.nan, 1.0]]), first_origin=0)
+    with pytest.raises(ValueError, match="every step"):
+        ConformalResiduals(np.array([[1.0, np.nan], [2.0, np.nan]]), first_origin=0)
+
+
 def test_conformal_quantile_refuses_bad_input() -> None:
     with pytest.raises(InvalidSeriesError, match="at least one"):
         conformal_quantile(np.array([np.nan]), 80)
@@ -77,6 +84,32 @@ def test_isotonic_fit_is_the_closest_non_decreasing_sequence(
     # Order preserving: raising every input never lowers the fit (keeps levels nested).
     raised = isotonic_increasing(np.array(values) + 1.0, weights)
     assert np.all(raised >= fitted - 1e-9 * max(1.0, float(np.max(fitted))))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    table=hnp.arrays(
+        np.float64,
+        hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=25),
+        elements=st.floats(-1e3, 1e3, allow_nan=False),
+    ),
+    level=st.floats(1, 99),
+    data=st.data(),
+)
+def test_half_widths_are_the_per_step_conformal_quantiles_made_monotone(
+    table: np.ndarray, level: float, data: st.DataObject
+) -> None:
+    # Unobserved tails like a real table's (whose first origin is always complete).
+    table = table.copy()
+    for row in range(1, table.shape[0]):
+        gap = data.draw(st.integers(0, table.shape[1] - 1))
+        table[row, table.shape[1] - gap :] = np.nan
+    residuals = ConformalResiduals(table, first_origin=0)
+    per_step = np.array(
+        [conformal_quantile(np.abs(table[:, h]), level) for h in range(table.shape[1])]
+    )
+    expected = isotonic_increasing(per_step, residuals.counts())
+    np.testing.assert_allclose(residuals.half_widths(level, table.shape[1]), expected)
 
 
 def test_steps_beyond_the_calibration_horizon_grow_with_sqrt() -> None:
