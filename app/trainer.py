@@ -28,6 +28,7 @@ from app.forecasting import EpochProgress, ModelConfig, TrainingConfig, fit
 from app.forecasting.backtest import BacktestJob, BacktestReport, run_backtest
 from app.forecasting.checkpoint import checkpoint_bytes
 from app.forecasting.windowing import FloatArray
+from app.process_guard import exit_with_parent
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +146,7 @@ def _background_priority() -> None:
     """
     with contextlib.suppress(OSError):
         os.nice(TRAINING_NICENESS)
+    exit_with_parent()  # not an orphan holding torch's memory once the server is gone
 
 
 def _shared_pool(workers: int) -> ProcessPoolExecutor:

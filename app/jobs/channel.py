@@ -18,6 +18,7 @@ from multiprocessing.managers import SyncManager
 from typing import Any
 
 from app.errors import ServiceError
+from app.process_guard import exit_with_parent
 from app.trainer import TrainingHooks
 
 logger = logging.getLogger(__name__)
@@ -32,7 +33,9 @@ def set_quietly(flag: Any) -> None:
 
 
 def _start_manager() -> SyncManager:
-    return multiprocessing.get_context("spawn").Manager()
+    manager = SyncManager(ctx=multiprocessing.get_context("spawn"))
+    manager.start(initializer=exit_with_parent)
+    return manager
 
 
 def _new_pair(manager: SyncManager) -> tuple[Any, Any]:
