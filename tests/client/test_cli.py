@@ -253,3 +253,23 @@ def test_unknown_columns_are_named_in_the_error(tmp_path: Path) -> None:
     path.write_text("t,value\nx,1\n")
     with pytest.raises(InputError, match=r"no column 'sales'.*header names \['t', 'value'\]"):
         read_csv_series(str(path), "sales")
+
+
+def test_progress_arrives_live_over_real_http(server: str) -> None:
+    """Each epoch's event reaches the client while the job still runs (not all at the end)."""
+    from app.client import ForecastClient, Progress
+
+    series = [math.sin(i * 2 * math.pi / 24) + 0.001 * i for i in range(600)]
+    statuses: list[str] = []
+    with ForecastClient(server) as client, ForecastClient(server) as observer:
+        job = client.start_training(
+            series, model="live", window_size=12, hidden_size=8, test_size=24, epochs=40
+        )
+
+        def heard(progress: Progress) -> None:
+            if progress.epoch == 1 and progress.phase == "fit":
+                statuses.append(observer.job(job.id).status)
+
+        final = client.wait_for_job(job.id, progress=heard, timeout=120)
+    assert final.status == "succeeded"
+    assert statuses == ["running"]

@@ -27,9 +27,9 @@ JobIdPath = Annotated[
 SSE_PING_SECONDS = 15
 
 
-def _errors(**descriptions: str) -> dict[int | str, dict[str, Any]]:
+def _errors(descriptions: dict[int, str]) -> dict[int | str, dict[str, Any]]:
     return {
-        int(status.removeprefix("e")): {"model": ErrorResponse, "description": text}
+        status: {"model": ErrorResponse, "description": text}
         for status, text in descriptions.items()
     }
 
@@ -55,7 +55,7 @@ _EVENTS_EXAMPLE = (
 
 
 @router.get(
-    "", response_model=JobList, dependencies=[ReadAccess], responses=_errors(e401=_UNAUTHORIZED)
+    "", response_model=JobList, dependencies=[ReadAccess], responses=_errors({401: _UNAUTHORIZED})
 )
 async def list_jobs(jobs: JobsDep) -> JobList:
     """Recent jobs, newest first: the unfinished ones and those finished lately."""
@@ -66,7 +66,7 @@ async def list_jobs(jobs: JobsDep) -> JobList:
     "/{job_id}",
     response_model=JobOut,
     dependencies=[ReadAccess],
-    responses=_errors(e401=_UNAUTHORIZED, e404=_NOT_FOUND, e422=_INVALID),
+    responses=_errors({401: _UNAUTHORIZED, 404: _NOT_FOUND, 422: _INVALID}),
 )
 async def get_job(job_id: JobIdPath, jobs: JobsDep) -> JobOut:
     """A job's status and progress; its result when it succeeded, its error when it failed."""
@@ -78,10 +78,12 @@ async def get_job(job_id: JobIdPath, jobs: JobsDep) -> JobOut:
     response_model=JobOut,
     dependencies=[WriteAccess],
     responses=_errors(
-        e401=_UNAUTHORIZED,
-        e404=_NOT_FOUND,
-        e409="The job has already finished.",
-        e422=_INVALID,
+        {
+            401: _UNAUTHORIZED,
+            404: _NOT_FOUND,
+            409: "The job has already finished.",
+            422: _INVALID,
+        }
     ),
 )
 async def cancel_job(job_id: JobIdPath, jobs: JobsDep) -> JobOut:
@@ -101,7 +103,7 @@ async def cancel_job(job_id: JobIdPath, jobs: JobsDep) -> JobOut:
                 "text/event-stream": {"schema": {"type": "string"}, "example": _EVENTS_EXAMPLE}
             },
         },
-        **_errors(e401=_UNAUTHORIZED, e404=_NOT_FOUND, e422=_INVALID),
+        **_errors({401: _UNAUTHORIZED, 404: _NOT_FOUND, 422: _INVALID}),
     },
 )
 async def job_events(
