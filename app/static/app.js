@@ -462,6 +462,7 @@ async function refresh() {
     const ready = (await fetch("/readyz")).ok;
     setStatus(status, ready ? `${state.models.length} models` : "Starting: the default model is still training…");
     if (state.models.length) await drawChart();
+    if (!ready) setTimeout(refresh, 2000); // look again until the default model serves
   } catch (error) {
     setStatus(status, error.message, "error");
   }
