@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,7 +38,16 @@ POSITIVE_STATUSES = ["2xx", "401", "404", "409", "422", "429"]
 # The schema is read at collection time, so the app exists then; its lifespan (which loads the
 # store) starts at the first request, after `_seeded_store` has copied a trained store in.
 _ROOT = Path(tempfile.mkdtemp(prefix="schema-fuzz-"))
-app = create_app(tiny_settings(_ROOT / "store", api_key=API_KEY, api_key_reads=True))
+app = create_app(
+    tiny_settings(
+        _ROOT / "store",
+        api_key=API_KEY,
+        api_key_reads=True,
+        max_series_length=200,
+        max_epochs=2,
+        max_training_seconds=1.0,
+    )
+)
 schema = schemathesis.openapi.from_dict(
     json.loads(json.dumps(app.openapi())),
     config=SchemathesisConfig.from_dict(
@@ -61,6 +71,7 @@ def _seeded_store(trained_store: Path) -> Iterator[None]:
 
 
 CALLS: Counter[tuple[str, str]] = Counter()  # cases each operation answered to every check
+SECONDS: Counter[tuple[str, str]] = Counter()
 
 
 @schema.parametrize()
@@ -70,8 +81,11 @@ CALLS: Counter[tuple[str, str]] = Counter()  # cases each operation answered to 
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 def test_operation_conforms_to_the_schema(case: schemathesis.Case) -> None:
+    started = time.perf_counter()
     case.call_and_validate()
-    CALLS[case.operation.method.upper(), case.operation.path] += 1
+    operation = (case.operation.method.upper(), case.operation.path)
+    CALLS[operation] += 1
+    SECONDS[operation] += time.perf_counter() - started
 
 
 def test_fuzzing_reached_every_operation() -> None:
@@ -86,7 +100,7 @@ def test_fuzzing_reached_every_operation() -> None:
         for method, operation in operations.items()
     }
     for (method, path), count in sorted(CALLS.items()):
-        print(f"{method:6} {path:32} {count:5} cases")
+        print(f"{method:6} {path:32} {count:5} cases {SECONDS[method, path]:6.1f} s")
     missing = [op for op in declared if CALLS[op] == 0]
     assert not missing, f"operations never fuzzed: {missing}"
     starved = {op: CALLS[op] for op, has_body in declared.items() if has_body}
