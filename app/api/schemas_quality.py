@@ -21,8 +21,8 @@ from app.quality_rules import TrainingChoices
 
 
 class BacktestRequest(TrainRequest):
-    """A /train body plus the windows to replay. Nothing is saved: `test_size`, `promote` and
-    `wait` do not apply (each window is a holdout) and are ignored."""
+    """A /train body plus the windows to replay. Nothing is saved: `test_size` and `promote` do
+    not apply (each window is a holdout) and are ignored; `"wait": false` runs it as a job."""
 
     n_windows: Annotated[
         StrictInt, Field(ge=1, le=MAX_WINDOWS, description="Rolling origins to evaluate.")

@@ -331,6 +331,25 @@ def test_backtest_reports_windows_and_baselines(client: TestClient) -> None:
     assert client.get("/models/ignored").status_code == 404  # nothing saved
 
 
+def test_backtest_as_a_job_gives_the_same_report(client: TestClient) -> None:
+    import time
+
+    body = small_train_body(n_windows=2, horizon=5, refit=False)
+    direct = client.post("/backtest", json=body).json()
+    accepted = client.post("/backtest", json={**body, "wait": False})
+    assert accepted.status_code == 202, accepted.text
+    location = accepted.headers["location"]
+    assert location == f"/jobs/{accepted.json()['id']}"
+    deadline = time.monotonic() + 120
+    job = client.get(location).json()
+    while job["status"] not in ("succeeded", "failed", "cancelled") and time.monotonic() < deadline:
+        time.sleep(0.05)
+        job = client.get(location).json()
+    assert job["status"] == "succeeded", job
+    assert job["kind"] == "backtest"
+    assert job["result"]["aggregate"] == direct["aggregate"]  # same seed, same windows
+
+
 def test_backtest_without_refit_trains_once(client: TestClient) -> None:
     body = small_train_body(n_windows=2, horizon=5, refit=False)
     report = client.post("/backtest", json=body).json()

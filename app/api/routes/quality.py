@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path
+from fastapi.responses import JSONResponse
 
-from app.api.deps import QualityDep, ReadAccess, WriteAccess
+from app.api.deps import JobsDep, QualityDep, ReadAccess, WriteAccess
 from app.api.responses import READ_ERRORS, TRAIN_ERRORS, errors
+from app.api.routes.train import ACCEPTED, accepted
 from app.api.schemas import ModelOut
 from app.api.schemas_quality import (
     BacktestRequest,
@@ -16,7 +18,8 @@ from app.api.schemas_quality import (
     VersionOut,
 )
 from app.forecasting.backtest import window_origins
-from app.quality import BacktestPlan
+from app.jobs import JobContext
+from app.quality import BacktestPlan, QualityService
 from app.quality_rules import TimeInput, resolve_training_choices
 from app.service import DEFAULT_MODEL, TrainSpec
 from app.store import MODEL_NAME_PATTERN
@@ -26,12 +29,30 @@ NamePath = Annotated[str, Path(pattern=MODEL_NAME_PATTERN, examples=["default"])
 
 
 @router.post(
-    "/backtest", response_model=BacktestResponse, dependencies=[WriteAccess], responses=TRAIN_ERRORS
+    "/backtest",
+    response_model=BacktestResponse,
+    dependencies=[WriteAccess],
+    responses={**TRAIN_ERRORS, **ACCEPTED},
 )
-async def backtest(body: BacktestRequest, quality: QualityDep) -> BacktestResponse:
+async def backtest(
+    body: BacktestRequest, quality: QualityDep, jobs: JobsDep
+) -> BacktestResponse | JSONResponse:
     """Rolling-origin evaluation of a configuration: per-window and mean MAE, RMSE, sMAPE and
-    MASE of the model and of the naive and seasonal naive baselines. Nothing is saved."""
+    MASE of the model and of the naive and seasonal naive baselines. Nothing is saved. With
+    `"wait": false` it answers 202 at once with a job to follow (GET /jobs/{id})."""
     spec, plan = to_backtest(body)
+    if body.wait:
+        return await _backtest(quality, spec, plan)
+
+    async def work(context: JobContext) -> dict[str, Any]:
+        return (await _backtest(quality, spec, plan)).model_dump(mode="json")
+
+    return accepted(jobs.submit("backtest", work, subject=spec.name))
+
+
+async def _backtest(
+    quality: QualityService, spec: TrainSpec, plan: BacktestPlan
+) -> BacktestResponse:
     report = await quality.backtest(spec, plan)
     assert spec.choices is not None  # to_backtest always resolves them
     return BacktestResponse.of(report, spec.model_config.to_dict(), spec.choices)
