@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -111,6 +112,17 @@ def _evaluate(model: RecurrentRegressor, windows: torch.Tensor, labels: torch.Te
         return float(torch.mean((model(windows) - labels) ** 2))
 
 
+@contextlib.contextmanager
+def _torch_threads(count: int) -> Iterator[None]:
+    """Bounded torch threads for one training, restored afterwards (the setting is global)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def train_model(
     scaled_series: FloatArray,
     model_config: ModelConfig,
@@ -130,34 +142,9 @@ def train_model(
     the whole series (training part + holdout): the selected model then trains `refit_epochs` more
     epochs on all of its windows with the optimizer state it had, as the tutorial's second phase.
     """
-    # Bounded torch threads for this training, restored afterwards: the setting is process-wide.
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(training.num_threads)
-    try:
-        return _train_model(
-            scaled_series,
-            model_config,
-            training,
-            refit_series=refit_series,
-            on_epoch=on_epoch,
-            should_stop=should_stop,
-        )
-    finally:
-        torch.set_num_threads(previous_threads)
-
-
-def _train_model(
-    scaled_series: FloatArray,
-    model_config: ModelConfig,
-    training: TrainingConfig,
-    *,
-    refit_series: FloatArray | None = None,
-    on_epoch: ProgressCallback | None = None,
-    should_stop: StopCallback | None = None,
-) -> tuple[StateDict, StateDict, TrainingInfo]:
     started = time.perf_counter()
     deadline = started + training.max_seconds  # covers the fit and the refit
-    with torch.random.fork_rng(devices=[]):
+    with _torch_threads(training.num_threads), torch.random.fork_rng(devices=[]):
         torch.manual_seed(training.seed)
         generator = torch.Generator().manual_seed(training.seed)
         model = RecurrentRegressor(model_config)

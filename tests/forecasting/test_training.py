@@ -160,3 +160,23 @@ def test_constant_series_trains_and_forecasts_the_constant() -> None:
     assert forecaster.evaluation is not None
     assert forecaster.evaluation.season_length is None
     assert forecaster.evaluation.mase is None  # the in-sample naive error is zero: not computable
+
+
+def test_torch_threads_are_bounded_during_training_and_restored_after() -> None:
+    import torch
+
+    seen: list[int] = []
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        fit(
+            np.sin(np.arange(60) * 0.3),
+            ModelConfig(window_size=5, hidden_size=4),
+            TrainingConfig(max_epochs=2, num_threads=1),
+            test_size=0,
+            on_epoch=lambda _: seen.append(torch.get_num_threads()),
+        )
+        assert seen == [1, 1]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)
