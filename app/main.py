@@ -20,6 +20,7 @@ from app.api.middleware import BodySizeLimitMiddleware, MetricsMiddleware, Reque
 from app.api.paths import path_templates
 from app.api.routes import dashboard, health, jobs, metrics, models, predict, quality, train
 from app.errors import ServiceError
+from app.forecasting.kernel import warm_up as warm_up_kernel
 from app.jobs import JobRegistry
 from app.logs import configure_logging
 from app.service import ForecastService
@@ -110,6 +111,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 async def _prepare_default(service: ForecastService) -> None:
     try:
+        # Before the service reports ready, so no request waits for numba's compiler.
+        seconds = await asyncio.to_thread(warm_up_kernel)
+        logger.info("inference kernel ready", extra={"seconds": round(seconds, 3)})
         await service.ensure_default_model()
     except Exception:
         logger.exception("the default model could not be prepared; /readyz stays 503")

@@ -13,7 +13,8 @@ gate's pre-activation (input, recurrent and both biases), and the sigmoid gates 
 `tanh` call via sigmoid(z) = (1 + tanh(z / 2)) / 2, with the 1/2 folded into the weights. Buffers
 are preallocated; each step is ~10 in-place numpy calls. The arithmetic is float32, like the
 trained PyTorch model: float64 doubled the cost of every call (measured) for no accuracy the
-model has.
+model has. One window (/predict-next) is kernel.py's compiled loop instead: there the per-call
+overhead of ~10 numpy calls per step is nearly all of the cost.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from numpy.typing import NDArray
 from threadpoolctl import ThreadpoolController
 
 from app.forecasting.config import ModelConfig
+from app.forecasting.kernel import KernelWeights, pack_weights
 from app.forecasting.windowing import FloatArray
 
 _DTYPE = np.float32
@@ -50,6 +52,7 @@ class InferenceWeights:
     layers: tuple[_Layer, ...]
     head_weight: Buffer  # (hidden,)
     head_bias: float
+    kernel: KernelWeights  # the same weights for kernel.py (single windows)
 
     @classmethod
     def from_state_dict(
@@ -57,11 +60,13 @@ class InferenceWeights:
     ) -> InferenceWeights:
         hidden = config.hidden_size
         layers = []
+        raw_layers = []
         for layer in range(config.num_layers):
             w_ih = state[f"rnn.weight_ih_l{layer}"].detach().double().numpy()  # (G*H, in)
             w_hh = state[f"rnn.weight_hh_l{layer}"].detach().double().numpy()  # (G*H, H)
             b_ih = state[f"rnn.bias_ih_l{layer}"].detach().double().numpy()  # (G*H,)
             b_hh = state[f"rnn.bias_hh_l{layer}"].detach().double().numpy()  # (G*H,)
+            raw_layers.append((w_ih, w_hh, b_ih, b_hh))
             stacked = _fuse(config.cell, hidden, w_ih, w_hh, b_ih, b_hh)  # (R, G*H)
             # Gate-major (G, R, H): each gate's matmul output is then a contiguous (A, H) block;
             # column slices of one (A, G*H) output made every later elementwise op strided and
@@ -75,7 +80,11 @@ class InferenceWeights:
         head_weight.setflags(write=False)
         head_bias = float(state["head.bias"].detach().double().reshape(()).item())
         return cls(
-            config=config, layers=tuple(layers), head_weight=head_weight, head_bias=head_bias
+            config=config,
+            layers=tuple(layers),
+            head_weight=head_weight,
+            head_bias=head_bias,
+            kernel=pack_weights(config.cell, raw_layers, head_weight, head_bias),
         )
 
 
@@ -226,16 +235,6 @@ class _Stepper:
         """The head applied to the top layer's hidden state of `rows`: (A,)."""
         top = self.aug[-1][rows, : self.hidden]  # (A, H)
         return (top @ self.weights.head_weight).astype(np.float64) + self.weights.head_bias
-
-
-def predict_windows(weights: InferenceWeights, windows: FloatArray) -> FloatArray:
-    """(N, w) scaled windows -> (N,) scaled next values, each from a zero state."""
-    count, length = windows.shape
-    stepper = _Stepper(weights, count)
-    every = slice(0, count)
-    for t in range(length):
-        stepper.step(every, windows[:, t])
-    return stepper.output(every)
 
 
 def forecast_pipelined(

@@ -8,11 +8,12 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from app.forecasting.config import ModelConfig, TrainingConfig
-from app.forecasting.engine import InferenceWeights, forecast_pipelined, predict_windows
+from app.forecasting.engine import InferenceWeights, forecast_pipelined
 from app.forecasting.errors import InvalidSeriesError
 from app.forecasting.evaluation import HoldoutEvaluation, evaluate_holdout, infer_season_length
 from app.forecasting.intervals import ConformalResiduals, calibrate_residuals
-from app.forecasting.scaling import Scaler
+from app.forecasting.kernel import predict_one
+from app.forecasting.scaling import Scaler, clip_to_finite
 from app.forecasting.training import (
     ProgressCallback,
     StateDict,
@@ -21,8 +22,6 @@ from app.forecasting.training import (
     train_model,
 )
 from app.forecasting.windowing import FloatArray, as_series
-
-_FLOAT_MAX = float(np.finfo(np.float64).max)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +59,14 @@ class Forecaster:
         """The value after `window` (exactly `window_size` values), from a zero state."""
         values = as_series(window, name="window")
         self._check_window(values, name="window")
-        inputs = model_inputs(self.config, self.scaler, values[None, :])  # (1, input_length)
-        outputs = predict_windows(self.weights, inputs)[:, None]  # (1, 1)
-        return float(model_outputs(self.config, self.scaler, values[None, :], outputs)[0, 0])
+        # model_inputs -> predict_windows -> model_outputs, fused into one compiled call.
+        return predict_one(
+            self.weights.kernel,
+            values,
+            self.scaler.center,
+            self.scaler.scale,
+            difference=self.config.difference,
+        )
 
     def forecast(
         self, horizon: int, series: Sequence[float] | FloatArray | None = None
@@ -110,7 +114,7 @@ def model_outputs(
     if config.difference:
         with np.errstate(over="ignore", invalid="ignore"):
             restored = windows[:, -1:] + np.cumsum(restored, axis=1)  # differences summed back
-        restored = np.clip(np.nan_to_num(restored, nan=0.0), -_FLOAT_MAX, _FLOAT_MAX)
+        restored = clip_to_finite(restored)
     return restored
 
 

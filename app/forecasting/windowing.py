@@ -15,7 +15,7 @@ def as_series(values: object, *, name: str = "series") -> FloatArray:
     array = np.asarray(values, dtype=np.float64)
     if array.ndim != 1:
         raise InvalidSeriesError(f"{name} must be a flat list of numbers, got shape {array.shape}")
-    if not np.all(np.isfinite(array)):
+    if not np.isfinite(array).all():
         bad = int(np.flatnonzero(~np.isfinite(array))[0])
         raise InvalidSeriesError(f"{name} must hold finite numbers; position {bad} is {array[bad]}")
     return array

@@ -44,7 +44,8 @@ def test_forecast_equals_repeated_predict_next(differenced: Forecaster) -> None:
     history = list(TRAIN[:50])
     forecast = differenced.forecast(12, history)
     for value in forecast:
-        assert differenced.predict_next(history[-8:]) == pytest.approx(value, abs=1e-9)
+        # Two float32 computations of the same network (compiled kernel vs numpy steps).
+        assert differenced.predict_next(history[-8:]) == pytest.approx(value, rel=1e-6)
         history.append(value)
     batched = differenced.forecast_many([TRAIN[:50], TRAIN], 12)
     np.testing.assert_allclose(batched[0], forecast, atol=1e-9)

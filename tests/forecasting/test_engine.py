@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from app.forecasting import Forecaster, ModelConfig
-from app.forecasting.engine import InferenceWeights, forecast_pipelined, predict_windows
+from app.forecasting.engine import InferenceWeights, forecast_pipelined
 from app.forecasting.model import RecurrentRegressor
 
 
@@ -52,17 +52,6 @@ def test_large_batched_forecast_uses_sliced_rows_and_still_matches() -> None:
     fast = forecast_pipelined(weights, histories, 57)
     for row in (0, 7, 19):
         np.testing.assert_allclose(fast[row], tutorial_loop(model, histories[row], 57), atol=1e-5)
-
-
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-def test_predict_windows_equals_module_forward(cell: str) -> None:
-    config = ModelConfig(window_size=6, hidden_size=5, num_layers=2, cell=cell)  # type: ignore[arg-type]
-    model = random_model(config, seed=11)
-    windows = np.random.default_rng(1).normal(size=(9, 6))
-    with torch.no_grad():
-        expected = model(torch.tensor(windows, dtype=torch.float32)).numpy()
-    weights = InferenceWeights.from_state_dict(config, model.state_dict())
-    np.testing.assert_allclose(predict_windows(weights, windows), expected, atol=1e-6)
 
 
 @pytest.mark.parametrize("horizon", [1, 40, 200, 1000])

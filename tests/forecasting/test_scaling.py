@@ -5,6 +5,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.forecasting import Scaler
+from app.forecasting.scaling import clip_to_finite
+
+_MAX = float(np.finfo(np.float64).max)
 
 finite = st.floats(allow_nan=False, allow_infinity=False)
 
@@ -45,3 +48,14 @@ def test_scaler_is_fitted_on_the_data_given_only() -> None:
     assert scaler.center == 5.0
     assert scaler.scale == 5.0
     np.testing.assert_allclose(scaler.transform(np.array([20.0])), [3.0])
+
+
+@given(
+    st.lists(
+        st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([np.nan, np.inf, -np.inf]),
+        max_size=30,
+    )
+)
+def test_clip_to_finite_is_nan_to_num_then_clip(values: list[float]) -> None:
+    expected = np.clip(np.nan_to_num(np.array(values), nan=0.0), -_MAX, _MAX)
+    np.testing.assert_array_equal(clip_to_finite(np.array(values, dtype=np.float64)), expected)
