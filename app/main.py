@@ -93,8 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.include_router(health.router)
+    app.include_router(predict.router)  # the hot paths early: FastAPI matches routes in order
     app.include_router(train.router)
-    app.include_router(predict.router)
     app.include_router(models.router)
     app.include_router(quality.router)
     app.include_router(metrics.router)

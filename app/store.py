@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import logging
 import os
 import re
@@ -61,6 +62,13 @@ class _Marker:
 
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@functools.lru_cache(maxsize=1024)
+def _marker_path(root: str, name: str) -> str:
+    """`root/name/CURRENT`, joined once: pathlib's joins cost more than the stat on every
+    request (measured with py-spy on /predict-next)."""
+    return os.path.join(root, name, CURRENT)
 
 
 def checkpoint_name(version: int) -> str:
@@ -120,7 +128,7 @@ class ModelStore:
 
     def _marker(self, name: str) -> _Marker | None:
         try:
-            stat = os.stat(self.root / name / CURRENT)
+            stat = os.stat(_marker_path(str(self.root), name))
         except (FileNotFoundError, NotADirectoryError):
             return None
         return _Marker(stat.st_ino, stat.st_mtime_ns, stat.st_size)

@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from app.errors import UnauthorizedError
 from app.jobs import JobRegistry
@@ -78,3 +79,28 @@ async def require_read_key(settings: SettingsDep, credentials: Credentials) -> N
 
 WriteAccess = Depends(require_write_key)
 ReadAccess = Depends(require_read_key)
+
+
+# The hot reading routes declare the bearer scheme this way instead of through `ReadAccess`.
+BEARER_SECURITY: dict[str, object] = {"security": [{"HTTPBearer": []}]}
+
+
+def reading_service(request: Request) -> ForecastService:
+    """The service for /predict-next and /forecast, checked like `ReadAccess`, called directly.
+
+    These are the hot paths, and FastAPI's resolution of `ReadAccess` + `ServiceDep` (four
+    dependencies) cost more per request than the model itself (~80 µs, py-spy on /predict-next;
+    bench/load.py). The check is the same: the key only when FORECAST_API_KEY_READS is true,
+    parsed as HTTPBearer(auto_error=False) parses it.
+    """
+    settings: Settings = request.app.state.settings
+    if settings.api_key_reads:
+        scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
+        given = (
+            HTTPAuthorizationCredentials(scheme=scheme, credentials=token)
+            if scheme.lower() == "bearer" and token
+            else None
+        )
+        _check_key(settings, given)
+    service: ForecastService = request.app.state.service
+    return service

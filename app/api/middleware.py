@@ -24,8 +24,9 @@ def _error_body(code: str, message: str) -> bytes:
 class BodySizeLimitMiddleware:
     """Refuse bodies over `max_bytes` with 413, with or without Content-Length (chunked).
 
-    The body is read (up to the limit) before the app runs, so an over-long chunked upload is
-    cut off after the limit instead of being buffered whole. The limit is the app's
+    A declared Content-Length is checked before anything is read. A chunked body is read (up
+    to the limit) before the app runs, so an over-long upload is cut off after the limit
+    instead of being buffered whole. The limit is the app's
     `settings.max_body_bytes`, read per request because settings arrive at startup.
     """
 
@@ -39,8 +40,13 @@ class BodySizeLimitMiddleware:
         max_bytes: int = scope["app"].state.settings.max_body_bytes
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-            await self._reject(send, max_bytes, f"{int(declared)} bytes declared")
+        if declared is not None and declared.isdigit():
+            if int(declared) > max_bytes:
+                await self._reject(send, max_bytes, f"{int(declared)} bytes declared")
+                return
+            # The server frames the body by Content-Length: no more than declared can arrive,
+            # so there is nothing to count (and no buffering on the /predict-next hot path).
+            await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []
         size = 0

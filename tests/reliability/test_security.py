@@ -90,6 +90,26 @@ def test_reads_need_the_key_with_api_key_reads(
     assert keyed_reads.request(method, path, json=body, headers=AUTH).status_code == 200
 
 
+@pytest.mark.parametrize(("headers", "fragment"), BAD_CREDENTIALS)
+@pytest.mark.parametrize(("method", "path", "body"), READS)
+def test_every_read_refuses_bad_credentials_alike(
+    keyed_reads: TestClient,
+    method: str,
+    path: str,
+    body: object,
+    headers: dict[str, str],
+    fragment: str,
+) -> None:
+    """/predict-next and /forecast parse the header themselves (deps.reading_service); they
+    must answer exactly as the routes behind FastAPI's HTTPBearer do."""
+    refused = keyed_reads.request(method, path, json=body, headers=headers)
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"] == "Bearer"
+    assert fragment in refused.json()["message"]
+    reference = keyed_reads.get("/models", headers=headers)
+    assert refused.json() == reference.json()
+
+
 def test_health_stays_open_with_api_key_reads(keyed_reads: TestClient) -> None:
     assert keyed_reads.get("/healthz").status_code == 200
     assert keyed_reads.get("/readyz").status_code == 200

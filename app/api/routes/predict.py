@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 
-from app.api.deps import ReadAccess, ServiceDep
+from app.api.deps import BEARER_SECURITY, reading_service
 from app.api.responses import BODY_READ_ERRORS
 from app.api.schemas import (
     ForecastRequest,
@@ -13,26 +13,31 @@ from app.api.schemas import (
 from app.api.schemas_parts import forecast_extras_fields
 from app.quality_rules import TimeInput
 
-router = APIRouter(tags=["predict"], dependencies=[ReadAccess], responses=BODY_READ_ERRORS)
+# No router dependencies: see deps.reading_service.
+router = APIRouter(tags=["predict"], responses=BODY_READ_ERRORS)
 
 
-@router.post("/predict-next", response_model=PredictNextResponse)
-async def predict_next(body: PredictNextRequest, service: ServiceDep) -> PredictNextResponse:
+@router.post("/predict-next", response_model=PredictNextResponse, openapi_extra=BEARER_SECURITY)
+async def predict_next(body: PredictNextRequest, request: Request) -> Response:
     """The value after one window of exactly the model's window_size values."""
-    result = service.predict_next(body.model, body.window)
-    return PredictNextResponse(
+    result = reading_service(request).predict_next(body.model, body.window)
+    answer = PredictNextResponse(
         model=result.snapshot.name,
         version=result.snapshot.version,
         prediction=float(result.values[0]),
     )
+    # Serialized here: FastAPI would re-validate the model just built, then serialize it
+    # (~25 µs of a ~450 µs request, measured in-process).
+    return Response(answer.model_dump_json(), media_type="application/json")
 
 
-@router.post("/forecast", response_model=ForecastResponse)
-async def forecast(body: ForecastRequest, service: ServiceDep) -> ForecastResponse:
+@router.post("/forecast", response_model=ForecastResponse, openapi_extra=BEARER_SECURITY)
+async def forecast(body: ForecastRequest, request: Request) -> ForecastResponse:
     """`horizon` values ahead: step k is the model applied to the last window_size values of
-    (series + forecast[:k]), exactly as repeated /predict-next calls would give. With `level`,
-    split-conformal intervals; with timestamps (or start + freq), the forecast's timestamps."""
-    result = service.forecast(
+    (series + forecast[:k]), as repeated /predict-next calls would give (to float32 rounding).
+    With `level`, split-conformal intervals; with timestamps (or start + freq), the forecast's
+    timestamps."""
+    result = reading_service(request).forecast(
         body.model,
         body.horizon,
         body.series,
