@@ -105,3 +105,6 @@ def test_training_processes_run_at_background_priority() -> None:
     mine = os.getpriority(os.PRIO_PROCESS, 0)
     worker = _shared_pool(1).submit(os.getpriority, os.PRIO_PROCESS, 0).result(timeout=120)
     assert worker == min(mine + TRAINING_NICENESS, 19)
+    if hasattr(os, "SCHED_IDLE"):
+        policy = _shared_pool(1).submit(os.sched_getscheduler, 0).result(timeout=120)
+        assert policy == os.SCHED_IDLE
