@@ -112,3 +112,28 @@ def test_nan_input_gives_nan_not_a_made_up_number() -> None:
     _, weights = module_and_weights(ModelConfig(window_size=4, hidden_size=3), 0)
     windows = np.array([[0.1, float("nan"), 0.2, 0.3]])
     assert math.isnan(predict_few(weights.kernel, windows)[0])
+
+
+def test_compiles_in_memory_where_no_cache_directory_is_writable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A read-only image without a writable NUMBA_CACHE_DIR: numba refuses `cache=True` when it
+    decorates; the kernel must still compile (in memory) instead of failing the import."""
+    import app.forecasting.jit as jit
+
+    real_njit = jit.njit
+    asked: list[bool] = []
+
+    def njit_without_locator(**options: object) -> object:
+        asked.append(bool(options["cache"]))
+        if options["cache"]:
+            raise RuntimeError("cannot cache function 'double': no locator available for file")
+        return real_njit(**options)
+
+    monkeypatch.setattr(jit, "njit", njit_without_locator)
+
+    def double(value: float) -> float:
+        return value * 2.0
+
+    assert jit.compiled(double)(1.5) == 3.0
+    assert asked == [True, False]
