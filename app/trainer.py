@@ -146,9 +146,9 @@ def _background_priority() -> None:
     """
     with contextlib.suppress(OSError):
         os.nice(TRAINING_NICENESS)
-    # Linux's SCHED_IDLE goes further: the worker runs when a core would otherwise idle. With
-    # nice 10 alone the scheduler still sliced a busy server's core for it, and /predict-next's
-    # p99 at one connection went from 1.1 ms idle to 4.1 ms during retraining (bench/load.py).
+    # Linux's SCHED_IDLE goes further: the worker runs only on a core that would otherwise
+    # idle (nice 10 still gets ~1/10 of a contended core). The load bench's retraining p99 did
+    # not clearly move with it (docs/reliability.md), but it states the intent exactly.
     if hasattr(os, "SCHED_IDLE"):
         with contextlib.suppress(OSError):
             os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
