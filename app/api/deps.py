@@ -12,7 +12,6 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from fastapi.security.utils import get_authorization_scheme_param
 
 from app.errors import UnauthorizedError
 from app.jobs import JobRegistry
@@ -85,22 +84,16 @@ ReadAccess = Depends(require_read_key)
 BEARER_SECURITY: dict[str, object] = {"security": [{"HTTPBearer": []}]}
 
 
-def reading_service(request: Request) -> ForecastService:
+async def reading_service(request: Request) -> ForecastService:
     """The service for /predict-next and /forecast, checked like `ReadAccess`, called directly.
 
     These are the hot paths, and FastAPI's resolution of `ReadAccess` + `ServiceDep` (four
     dependencies) cost more per request than the model itself (~80 µs, py-spy on /predict-next;
     bench/load.py). The check is the same: the key only when FORECAST_API_KEY_READS is true,
-    parsed as HTTPBearer(auto_error=False) parses it.
+    read by the same HTTPBearer.
     """
     settings: Settings = request.app.state.settings
     if settings.api_key_reads:
-        scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
-        given = (
-            HTTPAuthorizationCredentials(scheme=scheme, credentials=token)
-            if scheme.lower() == "bearer" and token
-            else None
-        )
-        _check_key(settings, given)
+        _check_key(settings, await _bearer(request))
     service: ForecastService = request.app.state.service
     return service

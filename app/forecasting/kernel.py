@@ -47,6 +47,18 @@ class KernelWeights:
     head_weight: NDArray[np.float32]  # (H,)
     head_bias: float
 
+    def arguments(self) -> tuple[Any, ...]:
+        """The weights in the order the compiled functions take them."""
+        return (
+            self.cell_code,
+            self.w_in,
+            self.w_hh,
+            self.b_in,
+            self.b_hh,
+            self.head_weight,
+            self.head_bias,
+        )
+
 
 def pack_weights(
     cell: str,
@@ -83,14 +95,7 @@ def pack_weights(
 def predict_few(weights: KernelWeights, windows: NDArray[np.float64]) -> NDArray[np.float64]:
     """(N, w) scaled windows -> (N,) scaled next values, each from a zero state."""
     out: NDArray[np.float64] = _run_windows(
-        np.ascontiguousarray(windows, dtype=np.float64),
-        weights.cell_code,
-        weights.w_in,
-        weights.w_hh,
-        weights.b_in,
-        weights.b_hh,
-        weights.head_weight,
-        weights.head_bias,
+        np.ascontiguousarray(windows, dtype=np.float64), *weights.arguments()
     )
     return out
 
@@ -116,13 +121,7 @@ def predict_one(
             center,
             scale,
             difference,
-            weights.cell_code,
-            weights.w_in,
-            weights.w_hh,
-            weights.b_in,
-            weights.b_hh,
-            weights.head_weight,
-            weights.head_bias,
+            *weights.arguments(),
         )
     )
 

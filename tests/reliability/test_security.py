@@ -100,7 +100,7 @@ def test_every_read_refuses_bad_credentials_alike(
     headers: dict[str, str],
     fragment: str,
 ) -> None:
-    """/predict-next and /forecast parse the header themselves (deps.reading_service); they
+    """/predict-next and /forecast check the key themselves (deps.reading_service); they
     must answer exactly as the routes behind FastAPI's HTTPBearer do."""
     refused = keyed_reads.request(method, path, json=body, headers=headers)
     assert refused.status_code == 401

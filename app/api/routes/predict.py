@@ -20,7 +20,7 @@ router = APIRouter(tags=["predict"], responses=BODY_READ_ERRORS)
 @router.post("/predict-next", response_model=PredictNextResponse, openapi_extra=BEARER_SECURITY)
 async def predict_next(body: PredictNextRequest, request: Request) -> Response:
     """The value after one window of exactly the model's window_size values."""
-    result = reading_service(request).predict_next(body.model, body.window)
+    result = (await reading_service(request)).predict_next(body.model, body.window)
     answer = PredictNextResponse(
         model=result.snapshot.name,
         version=result.snapshot.version,
@@ -37,7 +37,7 @@ async def forecast(body: ForecastRequest, request: Request) -> ForecastResponse:
     (series + forecast[:k]), as repeated /predict-next calls would give (to float32 rounding).
     With `level`, split-conformal intervals; with timestamps (or start + freq), the forecast's
     timestamps."""
-    result = reading_service(request).forecast(
+    result = (await reading_service(request)).forecast(
         body.model,
         body.horizon,
         body.series,
