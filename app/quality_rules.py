@@ -23,7 +23,7 @@ from app.forecasting.auto import (
     choose_season_length,
     choose_window_size,
 )
-from app.forecasting.checkpoint import checkpoint_bytes, parse_checkpoint
+from app.forecasting.checkpoint import Checkpoint
 from app.forecasting.intervals import PredictionInterval
 from app.forecasting.promotion import PromotePolicy, decide_promotion
 from app.forecasting.timestamps import TimeIndex, resolve_time_index
@@ -198,21 +198,20 @@ def _intervals(
 
 
 def publish_or_keep(
-    store: ModelStore, name: str, version: int, checkpoint: bytes, policy: PromotePolicy
+    store: ModelStore, name: str, version: int, checkpoint: Checkpoint, policy: PromotePolicy
 ) -> ModelSnapshot:
     """Serve the new version if `policy` lets it replace the serving one, else keep it as a
     candidate; either way the decision goes into its metadata. Call under the training lock."""
-    forecaster, metadata = parse_checkpoint(checkpoint)
     serving = store.find(name)
     decision = decide_promotion(
         policy,
-        forecaster.evaluation,
+        checkpoint.forecaster.evaluation,
         serving.forecaster.evaluation if serving is not None else None,
         serving.version if serving is not None else None,
     )
     served = version if decision.promoted else (serving.version if serving else None)
-    metadata = {**metadata, "promotion": {**decision.to_dict(), "served_version": served}}
-    data = checkpoint_bytes(forecaster, metadata)
+    promotion = {**decision.to_dict(), "served_version": served}
+    final = checkpoint.with_metadata({**checkpoint.metadata, "promotion": promotion})
     if decision.promoted:
-        return store.publish(name, version, data)
-    return store.save_candidate(name, version, data)
+        return store.publish(name, version, final)
+    return store.save_candidate(name, version, final)

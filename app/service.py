@@ -28,7 +28,7 @@ from app.forecasting import (
     TrainingConfig,
     minimum_series_length,
 )
-from app.forecasting.checkpoint import parse_checkpoint
+from app.forecasting.checkpoint import Checkpoint
 from app.forecasting.promotion import PromotePolicy
 from app.metrics import ServiceMetrics
 from app.quality_rules import (
@@ -274,11 +274,12 @@ class ForecastService:
         _log_trained(snapshot)
         return snapshot
 
-    async def _run(self, job: TrainingJob) -> bytes:
+    async def _run(self, job: TrainingJob) -> Checkpoint:
         try:
-            checkpoint = await self.runner.run(job, wait=job.hooks is not None)
-            # Verify before anything touches the disk, off the event loop (milliseconds).
-            await asyncio.to_thread(parse_checkpoint, checkpoint)
+            data = await self.runner.run(job, wait=job.hooks is not None)
+            # Verified before anything touches the disk, off the event loop, and only once:
+            # the store writes and serves this parse (see Checkpoint).
+            checkpoint = await asyncio.to_thread(Checkpoint.parse, data)
         except ServiceError:
             raise
         except TrainingCancelledError as error:

@@ -22,6 +22,7 @@ import json
 import os
 import struct
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ TEMP_PREFIX = ".tmp-"
 _LENGTH = struct.Struct("<Q")
 _DIGEST_BYTES = 32
 _SERIES_KEY = "series"
+_METADATA_KEY = "metadata"
 
 
 def checkpoint_bytes(forecaster: Forecaster, metadata: dict[str, Any] | None = None) -> bytes:
@@ -54,15 +56,69 @@ def checkpoint_bytes(forecaster: Forecaster, metadata: dict[str, Any] | None = N
         "training": forecaster.training.to_dict(),
         "evaluation": forecaster.evaluation.to_dict() if forecaster.evaluation else None,
         "intervals": forecaster.intervals.to_dict() if forecaster.intervals else None,
-        "metadata": metadata or {},
+        # Last, so that Checkpoint.with_metadata can replace it without re-encoding the rest.
+        _METADATA_KEY: metadata or {},
     }
-    header_bytes = json.dumps(header, allow_nan=False).encode("utf-8")
     tensors = {f"model.{name}": tensor for name, tensor in forecaster.state.items()}
     tensors[_SERIES_KEY] = torch.from_numpy(forecaster.series.copy())
     buffer = io.BytesIO()
     torch.save(tensors, buffer)
-    body = MAGIC + _LENGTH.pack(len(header_bytes)) + header_bytes + buffer.getvalue()
+    return _assemble(_encode(header), buffer.getvalue())
+
+
+def _encode(value: Any) -> bytes:
+    return json.dumps(value, allow_nan=False).encode("utf-8")
+
+
+def _assemble(header: bytes, payload: bytes) -> bytes:
+    body = MAGIC + _LENGTH.pack(len(header)) + header + payload
     return body + hashlib.sha256(body).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """Checkpoint bytes together with what they hold, verified once.
+
+    The serving process parses a new version once and then writes `data` and serves
+    `forecaster` as they are: each parse holds the GIL for ~5 ms, which the event loop's
+    requests wait for (the load bench's p99 while retraining; docs/reliability.md).
+    """
+
+    data: bytes
+    forecaster: Forecaster
+    metadata: dict[str, Any]
+
+    @classmethod
+    def parse(cls, data: bytes) -> Checkpoint:
+        """Verify and load `data`; CheckpointError on any problem."""
+        forecaster, metadata = parse_checkpoint(data)
+        return cls(data, forecaster, metadata)
+
+    def with_metadata(self, metadata: dict[str, Any]) -> Checkpoint:
+        """The same model under new caller metadata.
+
+        Only the metadata is encoded again (it is the header's last member); the rest of the
+        header (~80 KB of conformal errors: ~3 ms to encode) and the tensors are kept as bytes.
+        """
+        fixed = len(MAGIC) + _LENGTH.size
+        (header_length,) = _LENGTH.unpack_from(self.data, len(MAGIC))
+        header = self.data[fixed : fixed + header_length]
+        payload = self.data[fixed + header_length : -_DIGEST_BYTES]
+        # What a reader of the new bytes gets back (tuples become lists, and so on).
+        replacement = json.loads(_encode(metadata))
+        old_tail = _metadata_member(self.metadata) + b"}"
+        if header.endswith(old_tail):
+            header = header[: -len(old_tail)] + _metadata_member(replacement) + b"}"
+        else:  # not written by checkpoint_bytes: encode the whole header again
+            decoded = json.loads(header)
+            decoded[_METADATA_KEY] = replacement
+            header = _encode(decoded)
+        return Checkpoint(_assemble(header, payload), self.forecaster, replacement)
+
+
+def _metadata_member(metadata: dict[str, Any]) -> bytes:
+    """The header's last member as json.dumps writes it: `, "metadata": {...}`."""
+    return b", " + _encode(_METADATA_KEY) + b": " + _encode(metadata)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -151,7 +207,7 @@ def parse_checkpoint(data: bytes) -> tuple[Forecaster, dict[str, Any]]:
         intervals = (
             ConformalResiduals.from_dict(header["intervals"]) if header.get("intervals") else None
         )
-        metadata = header["metadata"]
+        metadata = header[_METADATA_KEY]
         if not isinstance(metadata, dict):
             raise TypeError(f"metadata must be an object, got {type(metadata).__name__}")
         state = _checked_state(config, tensors)

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.forecasting import ModelConfig, TrainingConfig, fit
-from app.forecasting.checkpoint import checkpoint_bytes
+from app.forecasting.checkpoint import Checkpoint, checkpoint_bytes
 from app.main import create_app
 from app.settings import Settings
 from app.store import ModelStore
@@ -91,7 +91,7 @@ def test_a_model_without_calibration_errors_says_so(client: TestClient, store_di
     uncalibrated = fit(series, config, training, test_size=5, calibrate=False)  # like old files
     store = ModelStore(store_dir)
     data = checkpoint_bytes(uncalibrated, {"name": "old", "version": 1, "created_at": "x"})
-    store.publish("old", 1, data)
+    store.publish("old", 1, Checkpoint.parse(data))
     assert client.post("/forecast", json={"model": "old", "horizon": 2}).status_code == 200
     response = client.post("/forecast", json={"model": "old", "horizon": 2, "level": [80]})
     assert response.status_code == 422

@@ -10,7 +10,7 @@ import pytest
 
 from app.errors import TrainingInProgressError
 from app.forecasting import ModelConfig, TrainingConfig, fit
-from app.forecasting.checkpoint import checkpoint_bytes
+from app.forecasting.checkpoint import Checkpoint, checkpoint_bytes
 from app.service import DEFAULT_MODEL, ForecastService
 from app.settings import Settings
 from app.store import ModelStore, utc_now
@@ -20,19 +20,19 @@ SERIES = np.sin(np.arange(80, dtype=np.float64) / 3)
 
 
 @pytest.fixture(scope="module")
-def checkpoints() -> list[bytes]:
+def checkpoints() -> list[Checkpoint]:
     """Three versions of model "m" (different seeds, so their forecasts differ)."""
     config = ModelConfig(window_size=8, hidden_size=4)
     result = []
     for version in (1, 2, 3):
         forecaster = fit(SERIES, config, TrainingConfig(max_epochs=1, seed=version), test_size=8)
         metadata = {"name": "m", "version": version, "created_at": utc_now()}
-        result.append(checkpoint_bytes(forecaster, metadata))
+        result.append(Checkpoint.parse(checkpoint_bytes(forecaster, metadata)))
     return result
 
 
 def test_a_publish_on_one_replica_is_served_by_the_other(
-    tmp_path: Path, checkpoints: list[bytes]
+    tmp_path: Path, checkpoints: list[Checkpoint]
 ) -> None:
     writer, reader = ModelStore(tmp_path), ModelStore(tmp_path)
     writer.load_all()
@@ -47,7 +47,7 @@ def test_a_publish_on_one_replica_is_served_by_the_other(
 
 
 def test_a_rollback_on_one_replica_is_served_by_the_other(
-    tmp_path: Path, checkpoints: list[bytes]
+    tmp_path: Path, checkpoints: list[Checkpoint]
 ) -> None:
     writer, reader = ModelStore(tmp_path), ModelStore(tmp_path)
     for version, data in enumerate(checkpoints, start=1):
@@ -60,7 +60,7 @@ def test_a_rollback_on_one_replica_is_served_by_the_other(
 
 
 def test_a_delete_on_one_replica_is_seen_by_the_other(
-    tmp_path: Path, checkpoints: list[bytes]
+    tmp_path: Path, checkpoints: list[Checkpoint]
 ) -> None:
     writer, reader = ModelStore(tmp_path), ModelStore(tmp_path)
     writer.publish("m", 1, checkpoints[0])
@@ -90,7 +90,7 @@ def test_a_replica_that_loses_the_default_race_waits_for_the_winners_model(
     winner_store = ModelStore(tmp_path)
     default = trained_store / DEFAULT_MODEL
     version = int((default / "CURRENT").read_text())
-    checkpoint = (default / f"v{version:06d}.ckpt").read_bytes()
+    checkpoint = Checkpoint.parse((default / f"v{version:06d}.ckpt").read_bytes())
 
     async def race() -> int:
         with winner_store.training_lock(DEFAULT_MODEL):  # the winner is training

@@ -1,16 +1,23 @@
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import os
 import pickle
+import struct
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.forecasting import CheckpointError, Forecaster, load_checkpoint, save_checkpoint
-from app.forecasting.checkpoint import MAGIC, checkpoint_bytes, parse_checkpoint
+from app.forecasting.checkpoint import MAGIC, Checkpoint, checkpoint_bytes, parse_checkpoint
 
 
 def test_round_trip_gives_identical_forecasts(tmp_path: Path, tiny_forecaster: Forecaster) -> None:
@@ -45,6 +52,15 @@ def test_any_flipped_byte_is_refused(tiny_forecaster: Forecaster) -> None:
             parse_checkpoint(bytes(corrupted))
 
 
+def _with_header(data: bytes, change: Callable[[dict[str, Any]], dict[str, Any]]) -> bytes:
+    """`data` with its JSON header replaced by `change(header)`, checksum recomputed."""
+    (length,) = struct.unpack_from("<Q", data, len(MAGIC))
+    start = len(MAGIC) + 8
+    header = json.dumps(change(json.loads(data[start : start + length]))).encode()
+    body = MAGIC + struct.pack("<Q", len(header)) + header + data[start + length : -32]
+    return body + hashlib.sha256(body).digest()
+
+
 class _Exploit:
     def __reduce__(self) -> tuple[object, tuple[str]]:
         return (os.system, ("echo pwned > /tmp/should-never-exist",))
@@ -61,10 +77,6 @@ def test_pickled_object_inside_a_valid_envelope_is_refused(
     tmp_path: Path, tiny_forecaster: Forecaster
 ) -> None:
     """Even with a correct magic and checksum, the tensor payload goes through weights_only."""
-    import hashlib
-    import json
-    import struct
-
     header = json.dumps({"format_version": 1, "config": tiny_forecaster.config.to_dict()}).encode()
     buffer = io.BytesIO()
     torch.save({"series": torch.zeros(3), "evil": _Exploit()}, buffer)
@@ -79,19 +91,8 @@ def test_pickled_object_inside_a_valid_envelope_is_refused(
 def test_incompatible_version_and_mismatched_weights_are_refused(
     tiny_forecaster: Forecaster,
 ) -> None:
-    import hashlib
-    import json
-    import struct
-
     def rebuild(header_changes: dict[str, object]) -> bytes:
-        data = checkpoint_bytes(tiny_forecaster)
-        (length,) = struct.unpack_from("<Q", data, len(MAGIC))
-        start = len(MAGIC) + 8
-        header = json.loads(data[start : start + length])
-        header.update(header_changes)
-        new_header = json.dumps(header).encode()
-        body = MAGIC + struct.pack("<Q", len(new_header)) + new_header + data[start + length : -32]
-        return body + hashlib.sha256(body).digest()
+        return _with_header(checkpoint_bytes(tiny_forecaster), lambda h: h | header_changes)
 
     with pytest.raises(CheckpointError, match="format_version 99 is not supported"):
         parse_checkpoint(rebuild({"format_version": 99}))
@@ -117,3 +118,50 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(
     monkeypatch.undo()
     assert load_checkpoint(path)[1] == {"version": 1}
     assert list(tmp_path.iterdir()) == [path]
+
+
+# Metadata as callers write it: nested objects, lists, and strings that look like JSON.
+_JSON_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12)
+    | st.sampled_from(['"metadata": {}}', ', "metadata": ', "}", "\\", "é\u2028"])
+)
+_METADATA = st.dictionaries(
+    st.text(max_size=8),
+    st.recursive(
+        _JSON_LEAVES,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+        max_leaves=8,
+    ),
+    max_size=5,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(first=_METADATA, second=_METADATA)
+def test_with_metadata_equals_serialising_again(
+    tiny_forecaster: Forecaster, first: dict[str, object], second: dict[str, object]
+) -> None:
+    """Replacing only the metadata's bytes gives exactly what checkpoint_bytes would write,
+    and a reader gets the forecaster and the new metadata back."""
+    original = Checkpoint.parse(checkpoint_bytes(tiny_forecaster, first))
+    replaced = original.with_metadata(second)
+    assert replaced.data == checkpoint_bytes(tiny_forecaster, second)
+    loaded, metadata = parse_checkpoint(replaced.data)
+    assert metadata == second == replaced.metadata
+    assert replaced.forecaster is original.forecaster
+    np.testing.assert_array_equal(loaded.forecast(5), tiny_forecaster.forecast(5))
+
+
+def test_with_metadata_of_a_header_written_in_another_order(tiny_forecaster: Forecaster) -> None:
+    """A header whose last member is not the metadata is encoded again whole, not spliced."""
+    data = checkpoint_bytes(tiny_forecaster, {"name": "a", "version": 1})
+    metadata_first = _with_header(data, lambda h: {"metadata": h.pop("metadata"), **h})
+    replaced = Checkpoint.parse(metadata_first).with_metadata(
+        {"name": "a", "version": 2, "tuple": (1, 2)}
+    )
+    assert parse_checkpoint(replaced.data)[1] == {"name": "a", "version": 2, "tuple": [1, 2]}
+    assert replaced.metadata == {"name": "a", "version": 2, "tuple": [1, 2]}  # as read back

@@ -101,6 +101,33 @@ def test_a_failed_marker_write_is_507_and_a_restart_serves_the_old_version(
         assert again.json()["version"] == 3
 
 
+def test_a_checkpoint_that_reads_back_changed_is_507_and_the_old_version_serves(
+    served: TestClient, rel_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store serves the parse it verified before writing, so it proves the file holds
+    those bytes: a disk that silently changes them is a failed write, not a served model."""
+    real_write = store_module.write_atomic
+
+    def flipping_disk(path: Path, data: bytes) -> None:
+        if path.suffix == ".ckpt":
+            data = data[:100] + bytes([data[100] ^ 0x01]) + data[101:]
+        real_write(path, data)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store_module, "write_atomic", flipping_disk)
+        response = served.post("/train", json=train_body("small", seed=2))
+
+    assert response.status_code == 507, response.text
+    message = response.json()["message"]
+    assert "v000002.ckpt did not read back as written" in message
+    assert "previous version is still served" in message
+    serves_version_1(served, rel_store)
+    assert not (rel_store / "small" / "v000002.ckpt").exists()
+    again = served.post("/train", json=train_body("small", seed=3))
+    assert again.status_code == 200, again.text
+    assert again.json()["version"] == 2
+
+
 class RaisingRunner:
     """Stands in for the process pool: the training itself raises."""
 
