@@ -50,6 +50,12 @@ def serves_version_1(client: TestClient, store: Path) -> None:
     assert not list((store / "small").glob(".tmp-*"))
 
 
+def next_training_publishes(client: TestClient, *, version: int) -> None:
+    again = client.post("/train", json=train_body("small", seed=3))
+    assert again.status_code == 200, again.text
+    assert again.json()["version"] == version
+
+
 def test_a_failed_checkpoint_write_is_507_and_the_old_version_serves(
     served: TestClient, rel_store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -70,9 +76,7 @@ def test_a_failed_checkpoint_write_is_507_and_the_old_version_serves(
     serves_version_1(served, rel_store)
     assert not (rel_store / "small" / "v000002.ckpt").exists()
 
-    again = served.post("/train", json=train_body("small", seed=3))
-    assert again.status_code == 200, again.text
-    assert again.json()["version"] == 2
+    next_training_publishes(served, version=2)
 
 
 def test_a_failed_marker_write_is_507_and_a_restart_serves_the_old_version(
@@ -96,9 +100,7 @@ def test_a_failed_marker_write_is_507_and_a_restart_serves_the_old_version(
         wait_ready(restarted)
         serves_version_1(restarted, rel_store)
         # The orphaned v2 file is never served; the next training takes the next number.
-        again = restarted.post("/train", json=train_body("small", seed=3))
-        assert again.status_code == 200, again.text
-        assert again.json()["version"] == 3
+        next_training_publishes(restarted, version=3)
 
 
 def test_a_checkpoint_that_reads_back_changed_is_507_and_the_old_version_serves(
@@ -123,9 +125,7 @@ def test_a_checkpoint_that_reads_back_changed_is_507_and_the_old_version_serves(
     assert "previous version is still served" in message
     serves_version_1(served, rel_store)
     assert not (rel_store / "small" / "v000002.ckpt").exists()
-    again = served.post("/train", json=train_body("small", seed=3))
-    assert again.status_code == 200, again.text
-    assert again.json()["version"] == 2
+    next_training_publishes(served, version=2)
 
 
 class RaisingRunner:
@@ -158,9 +158,7 @@ def test_a_training_that_raises_is_500_naming_the_failure(
     serves_version_1(served, rel_store)
     assert store_fingerprint(rel_store) == before
 
-    again = served.post("/train", json=train_body("small", seed=3))
-    assert again.status_code == 200, again.text
-    assert again.json()["version"] == 2
+    next_training_publishes(served, version=2)
 
 
 @pytest.mark.slow
@@ -196,9 +194,7 @@ def test_a_killed_training_process_is_500_and_the_next_training_works(
         assert "nothing was published" in message
         serves_version_1(client, rel_store)
 
-        again = client.post("/train", json=train_body("small", seed=3))
-        assert again.status_code == 200, again.text
-        assert again.json()["version"] == 2
+        next_training_publishes(client, version=2)
 
 
 # ----- unloadable files at startup ---------------------------------------------------------
