@@ -81,7 +81,8 @@ class Checkpoint:
 
     The serving process parses a new version once and then writes `data` and serves
     `forecaster` as they are: each parse holds the GIL for ~5 ms, which the event loop's
-    requests wait for (the load bench's p99 while retraining; docs/reliability.md).
+    requests wait for (the load bench's p99 while retraining; docs/reliability.md). Make one
+    with `parse` or `with_metadata`, which keep the three fields consistent.
     """
 
     data: bytes
