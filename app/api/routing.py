@@ -54,9 +54,7 @@ class ValidatedJsonRoute(APIRoute):
         request_name = dependant.request_param_name
 
         async def handler(request: Request) -> Response:
-            parsed = None
-            if request.headers.get("content-type") == "application/json":
-                parsed = _validated(model, await request.body())
+            parsed = await _parsed_json_body(request, model)
             if parsed is None:  # FastAPI's handler decides, from the same (cached) bytes
                 return await standard(request)
             arguments: dict[str, Any] = {body.name: parsed}
@@ -70,9 +68,12 @@ class ValidatedJsonRoute(APIRoute):
         return handler
 
 
-def _validated(model: type[BaseModel], data: bytes) -> BaseModel | None:
-    """The body parsed and validated in one pass, or None for anything it does not accept."""
+async def _parsed_json_body(request: Request, model: type[BaseModel]) -> BaseModel | None:
+    """The body as `model` when it came as application/json and validates in one pass; None
+    for anything else, a failed read (a client gone mid-body) included."""
+    if request.headers.get("content-type") != "application/json":
+        return None
     try:
-        return model.model_validate_json(data)
+        return model.model_validate_json(await request.body())
     except Exception:
         return None

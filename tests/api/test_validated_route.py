@@ -3,6 +3,7 @@ request gets the response FastAPI's own handler would give."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import shutil
@@ -99,23 +100,23 @@ def test_a_valid_body_takes_the_one_pass_path(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     outcomes: list[bool] = []
-    real = routing_module._validated
+    real = routing_module._parsed_json_body
 
-    def counted(model: type[BaseModel], data: bytes) -> BaseModel | None:
-        parsed = real(model, data)
+    async def counted(request: Request, model: type[BaseModel]) -> BaseModel | None:
+        parsed = await real(request, model)
         outcomes.append(parsed is not None)
         return parsed
 
-    monkeypatch.setattr(routing_module, "_validated", counted)
+    monkeypatch.setattr(routing_module, "_parsed_json_body", counted)
     fast, standard = both_paths(client, json.dumps({"window": WINDOW}).encode())
     assert fast[0] == 200
     assert fast == standard
-    assert outcomes == [True]  # only the fast spelling was tried, and it was taken
+    assert outcomes == [True, False]  # the fast spelling took the one-pass path
     short = client.post("/predict-next", json={"window": WINDOW[:39]})  # valid JSON body:
     assert short.status_code == 422  # the service refuses the window size, on the fast path
     invalid = client.post("/predict-next", json={"window": ["1.5"]})  # strict: no strings
     assert invalid.status_code == 422
-    assert outcomes == [True, True, False]
+    assert outcomes == [True, False, True, False]
 
 
 class Body(BaseModel):
@@ -157,3 +158,43 @@ def test_an_endpoint_that_returns_a_model_is_an_error_not_a_silent_success() -> 
         pytest.raises(TypeError, match="must return a Response"),
     ):
         test_client.post("/x", json={"value": 1})
+
+
+def test_a_client_gone_mid_body_gets_what_fastapis_handler_gives(client: TestClient) -> None:
+    """A body whose read fails (the client disconnected) is left to FastAPI's handler too."""
+
+    async def call(content_type: bytes) -> list[dict[str, object]]:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "path": "/predict-next",
+            "raw_path": b"/predict-next",
+            "query_string": b"",
+            "headers": [
+                (b"host", b"test"),
+                (b"content-type", content_type),
+                (b"content-length", b"100"),  # passes the size limit's own reading
+            ],
+            "scheme": "http",
+            "server": ("127.0.0.1", 80),
+            "client": ("127.0.0.1", 1),
+            "root_path": "",
+            "state": {},
+        }
+        sent: list[dict[str, object]] = []
+
+        async def receive() -> dict[str, object]:
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, object]) -> None:
+            sent.append(message)
+
+        await client.app(scope, receive, send)
+        return sent
+
+    fast = asyncio.run(call(FAST.encode()))
+    standard = asyncio.run(call(STANDARD.encode()))
+    assert fast[0]["status"] == standard[0]["status"] == 400
+    assert fast[1]["body"] == standard[1]["body"]
