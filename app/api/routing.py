@@ -23,7 +23,7 @@ class ValidatedJsonRoute(APIRoute):
     malformed JSON, invalid values) goes through FastAPI's own handler with the body already
     read, so every error response is FastAPI's by construction; only the work done for valid
     bodies changes. That work (content-type parsing with email.message, json.loads, validating
-    the Python objects, dependency solving) was ~60 µs of /predict-next's ~300 µs in process
+    the Python objects, dependency solving) was ~95 µs of /predict-next's ~360 µs in process
     (bench/predict_path.py; docs/reliability.md).
 
     The schema, the docs page and the 422s come from the same declaration as on any route.
