@@ -105,11 +105,11 @@ class Checkpoint:
         (header_length,) = _LENGTH.unpack_from(self.data, len(MAGIC))
         header = self.data[fixed : fixed + header_length]
         payload = self.data[fixed + header_length : -_DIGEST_BYTES]
-        # What a reader of the new bytes gets back (tuples become lists, and so on).
-        replacement = json.loads(_encode(metadata))
-        old_tail = _metadata_member(self.metadata) + b"}"
+        encoded = _encode(metadata)
+        replacement = json.loads(encoded)  # what a reader gets back (tuples become lists, ...)
+        old_tail = _metadata_member(_encode(self.metadata)) + b"}"
         if header.endswith(old_tail):
-            header = header[: -len(old_tail)] + _metadata_member(replacement) + b"}"
+            header = header[: -len(old_tail)] + _metadata_member(encoded) + b"}"
         else:  # not written by checkpoint_bytes: encode the whole header again
             decoded = json.loads(header)
             decoded[_METADATA_KEY] = replacement
@@ -117,9 +117,9 @@ class Checkpoint:
         return Checkpoint(_assemble(header, payload), self.forecaster, replacement)
 
 
-def _metadata_member(metadata: dict[str, Any]) -> bytes:
+def _metadata_member(encoded_metadata: bytes) -> bytes:
     """The header's last member as json.dumps writes it: `, "metadata": {...}`."""
-    return b", " + _encode(_METADATA_KEY) + b": " + _encode(metadata)
+    return b", " + _encode(_METADATA_KEY) + b": " + encoded_metadata
 
 
 def write_atomic(path: Path, data: bytes) -> None:
