@@ -16,7 +16,8 @@ from app.errors import (
     VersionNotFoundError,
 )
 from app.forecasting import CheckpointError, InvalidSeriesError
-from app.forecasting.backtest import BacktestJob, BacktestReport, check_plan
+from app.forecasting.backtest import BacktestPlan as RollingPlan
+from app.forecasting.backtest import BacktestReport, check_plan
 from app.service import ForecastService, TrainSpec
 from app.store import ModelSnapshot
 
@@ -78,7 +79,7 @@ class QualityService:
             )
         except InvalidSeriesError as error:
             raise InvalidInputError(str(error)) from error
-        job = BacktestJob(
+        job = RollingPlan(
             series=np.asarray(spec.series, dtype=np.float64),
             model_config=spec.model_config,
             training=self.service._training_config(spec),

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from app.errors import TooManyTrainingsError, TrainingFailedError
 from app.forecasting import EpochProgress, ModelConfig, TrainingConfig, fit
-from app.forecasting.backtest import BacktestJob, BacktestReport, run_backtest
+from app.forecasting.backtest import BacktestPlan, BacktestReport, run_backtest
 from app.forecasting.checkpoint import checkpoint_bytes
 from app.forecasting.windowing import FloatArray
 from app.process_guard import exit_with_parent
@@ -96,7 +96,7 @@ def run_training_job(job: TrainingJob) -> bytes:
     return checkpoint_bytes(forecaster, job.metadata)
 
 
-def run_backtest_job(job: BacktestJob) -> BacktestReport:
+def run_backtest_job(job: BacktestPlan) -> BacktestReport:
     """Worker entry point of POST /backtest: the rolling-origin evaluation (backtest.py)."""
     import torch
     from threadpoolctl import threadpool_limits
@@ -219,7 +219,7 @@ class TrainingRunner:
             async with self._freed:
                 self._freed.notify()
 
-    async def run_backtest(self, job: BacktestJob) -> BacktestReport:
+    async def run_backtest(self, job: BacktestPlan) -> BacktestReport:
         """A backtest in the same pool, counted against the same limit (429 when it is full)."""
         if self.running >= self.max_concurrent:
             raise TooManyTrainingsError(

@@ -23,15 +23,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
-from app.forecasting.evaluation import infer_season_length
+from app.forecasting.evaluation import autocorrelation, infer_season_length
 from app.forecasting.windowing import FloatArray
 
 WINDOW_BOUNDS = (8, 128)
 TREND_R2 = 0.8
+
+
+ChoiceSource = Literal["given", "auto"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,24 +42,20 @@ class AutoChoice:
     """A chosen value and, in words, why."""
 
     value: int | None
-    source: str  # "given" or "auto"
+    source: ChoiceSource  # given in the request, or chosen by the rules here
     reason: str
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-
-def autocorrelation(series: FloatArray, max_lag: int) -> FloatArray | None:
-    """(max_lag + 1,) sample autocorrelations (acf[0] == 1), None for a constant series."""
-    centred = series - np.mean(series)
-    with np.errstate(over="ignore", invalid="ignore"):
-        variance = float(np.dot(centred, centred))
-    if not (variance > 0 and math.isfinite(variance)):
-        return None
-    size = 1 << (2 * len(series) - 1).bit_length()
-    spectrum = np.fft.rfft(centred / math.sqrt(variance), size)
-    acf: FloatArray = np.fft.irfft(spectrum * np.conj(spectrum), size)[: max_lag + 1]
-    return acf
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AutoChoice:
+        value, source = data["value"], data["source"]
+        if source not in get_args(ChoiceSource):
+            raise ValueError(f"unknown choice source {source!r}")
+        if value is not None and not isinstance(value, int):
+            raise TypeError(f"a choice's value must be an integer or null; got {value!r}")
+        return cls(value, source, str(data["reason"]))
 
 
 def choose_season_length(train: FloatArray) -> AutoChoice:

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, replace
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -31,6 +31,7 @@ from app.forecasting.evaluation import (
     seasonal_naive_forecast,
     smape,
 )
+from app.forecasting.finite import finite_or_none
 from app.forecasting.forecaster import Forecaster, fit
 from app.forecasting.training import StopCallback
 from app.forecasting.windowing import FloatArray
@@ -48,15 +49,12 @@ class Scores:
 
     @classmethod
     def of(cls, actual: FloatArray, predicted: FloatArray, scale: float | None) -> Scores:
-        def finite(value: float) -> float | None:
-            return value if math.isfinite(value) else None
-
         error = mae(actual, predicted)
         return cls(
-            mae=finite(error),
-            rmse=finite(math.sqrt(mse(actual, predicted))),
-            smape=finite(smape(actual, predicted)),
-            mase=finite(error / scale) if scale is not None else None,
+            mae=finite_or_none(error),
+            rmse=finite_or_none(math.sqrt(mse(actual, predicted))),
+            smape=finite_or_none(smape(actual, predicted)),
+            mase=finite_or_none(error / scale) if scale is not None else None,
         )
 
     @classmethod
@@ -88,12 +86,9 @@ class BacktestReport:
     trainings: int
     seconds: float
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True, slots=True)
-class BacktestJob:
+class BacktestPlan:
     """Everything one backtest needs; picklable, so a worker process can run it."""
 
     series: FloatArray
@@ -146,45 +141,19 @@ def _capped(
     return replace(training, max_epochs=max(1, min(planned, epochs)), max_seconds=seconds)
 
 
-def run_backtest(job: BacktestJob, should_stop: StopCallback | None = None) -> BacktestReport:
-    """Run the rolling-origin evaluation described in the module docstring."""
+def run_backtest(plan: BacktestPlan, should_stop: StopCallback | None = None) -> BacktestReport:
+    """Run the rolling-origin evaluation described in the module docstring; `should_stop` is
+    polled before every batch of every training (TrainingCancelledError when it says so)."""
     started = time.perf_counter()
-    series = job.series
-    window_size = job.model_config.window_size
-    check_plan(len(series), window_size, job.n_windows, job.horizon, job.step)
-    origins = window_origins(len(series), job.n_windows, job.horizon, job.step)
-    trainings = job.n_windows if job.refit else 1
-    epochs_each = max(1, job.max_total_epochs // trainings)
-
-    def train(origin: int, remaining: int) -> Forecaster:
-        left = max(job.max_total_seconds - (time.perf_counter() - started), 1e-3)
-        training = _capped(job.training, origin, window_size, epochs_each, left / remaining)
-        return fit(
-            series[:origin],
-            job.model_config,
-            training,
-            test_size=0,
-            season_length=job.season_length,
-            should_stop=should_stop,
-            calibrate=False,
-        )
-
-    results: list[WindowResult] = []
-    if job.refit:
-        for k, origin in enumerate(origins):
-            window_started = time.perf_counter()
-            forecaster = train(origin, job.n_windows - k)
-            predicted = forecaster.forecast(job.horizon, series[:origin])
-            seconds = time.perf_counter() - window_started
-            results.append(_score(job, origin, predicted, forecaster.training.epochs, seconds))
-    else:
-        window_started = time.perf_counter()
-        forecaster = train(origins[0], 1)
-        predictions = forecaster.forecast_many([series[:o] for o in origins], job.horizon)
-        seconds = time.perf_counter() - window_started
-        for k, origin in enumerate(origins):
-            epochs = forecaster.training.epochs if k == 0 else 0
-            results.append(_score(job, origin, predictions[k], epochs, seconds if k == 0 else 0))
+    check_plan(
+        len(plan.series), plan.model_config.window_size, plan.n_windows, plan.horizon, plan.step
+    )
+    origins = window_origins(len(plan.series), plan.n_windows, plan.horizon, plan.step)
+    trainings = plan.n_windows if plan.refit else 1
+    train = _window_trainer(plan, trainings, started, should_stop)
+    results = (
+        _refit_windows(plan, origins, train) if plan.refit else _one_model(plan, origins, train)
+    )
     aggregate = {
         method: Scores.mean([r.scores[method] for r in results])
         for method in METHODS
@@ -193,25 +162,79 @@ def run_backtest(job: BacktestJob, should_stop: StopCallback | None = None) -> B
     return BacktestReport(
         windows=tuple(results),
         aggregate=aggregate,
-        season_length=job.season_length,
-        refit=job.refit,
+        season_length=plan.season_length,
+        refit=plan.refit,
         trainings=trainings,
         seconds=time.perf_counter() - started,
     )
 
 
+# (origin, trainings still to run) -> a model trained on the values before `origin`
+WindowTrainer = Callable[[int, int], Forecaster]
+
+
+def _window_trainer(
+    plan: BacktestPlan, trainings: int, started: float, should_stop: StopCallback | None
+) -> WindowTrainer:
+    """Trainings capped at their share of the epochs and of the time left (module docstring)."""
+    window_size = plan.model_config.window_size
+    epochs_each = max(1, plan.max_total_epochs // trainings)
+
+    def train(origin: int, remaining: int) -> Forecaster:
+        left = max(plan.max_total_seconds - (time.perf_counter() - started), 1e-3)
+        training = _capped(plan.training, origin, window_size, epochs_each, left / remaining)
+        return fit(
+            plan.series[:origin],
+            plan.model_config,
+            training,
+            test_size=0,
+            season_length=plan.season_length,
+            should_stop=should_stop,
+            calibrate=False,
+        )
+
+    return train
+
+
+def _refit_windows(
+    plan: BacktestPlan, origins: list[int], train: WindowTrainer
+) -> list[WindowResult]:
+    """A model per window, trained on everything before its origin."""
+    results = []
+    for k, origin in enumerate(origins):
+        window_started = time.perf_counter()
+        forecaster = train(origin, plan.n_windows - k)
+        predicted = forecaster.forecast(plan.horizon, plan.series[:origin])
+        seconds = time.perf_counter() - window_started
+        results.append(_score(plan, origin, predicted, forecaster.training.epochs, seconds))
+    return results
+
+
+def _one_model(plan: BacktestPlan, origins: list[int], train: WindowTrainer) -> list[WindowResult]:
+    """One model trained before the first origin forecasts every window in one batched call."""
+    window_started = time.perf_counter()
+    forecaster = train(origins[0], 1)
+    predictions = forecaster.forecast_many([plan.series[:o] for o in origins], plan.horizon)
+    seconds = time.perf_counter() - window_started
+    epochs = forecaster.training.epochs
+    return [
+        _score(plan, origin, predictions[k], epochs if k == 0 else 0, seconds if k == 0 else 0)
+        for k, origin in enumerate(origins)
+    ]
+
+
 def _score(
-    job: BacktestJob, origin: int, predicted: FloatArray, epochs: int, seconds: float
+    plan: BacktestPlan, origin: int, predicted: FloatArray, epochs: int, seconds: float
 ) -> WindowResult:
-    train, actual = job.series[:origin], job.series[origin : origin + job.horizon]
-    season = job.season_length
+    train, actual = plan.series[:origin], plan.series[origin : origin + plan.horizon]
+    season = plan.season_length
     scale = mase_scale(train, season or 1)
     scores = {
         "model": Scores.of(actual, predicted, scale),
-        "naive": Scores.of(actual, naive_forecast(train, job.horizon), scale),
+        "naive": Scores.of(actual, naive_forecast(train, plan.horizon), scale),
     }
     if season is not None and season <= len(train):
-        seasonal = seasonal_naive_forecast(train, job.horizon, season)
+        seasonal = seasonal_naive_forecast(train, plan.horizon, season)
         scores["seasonal_naive"] = Scores.of(actual, seasonal, scale)
     return WindowResult(
         origin=origin,

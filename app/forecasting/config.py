@@ -119,6 +119,3 @@ class TrainingConfig:
         if self.patience is not None:
             return self.patience
         return max(3, self.planned_epochs(train_windows) // 4)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)

@@ -1,4 +1,5 @@
-"""Holdout metrics, the naive baselines they are compared with, and season-length inference."""
+"""Holdout metrics, the naive baselines they are compared with, the autocorrelation and
+season-length inference."""
 
 from __future__ import annotations
 
@@ -8,11 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from app.forecasting.finite import finite_or_none
 from app.forecasting.windowing import FloatArray
-
-
-def _finite_or_none(value: float) -> float | None:
-    return value if math.isfinite(value) else None
 
 
 def mse(actual: FloatArray, predicted: FloatArray) -> float:
@@ -53,6 +51,20 @@ def mase_scale(train: FloatArray, season_length: int) -> float | None:
     return scale if scale > 0 and math.isfinite(scale) else None
 
 
+def autocorrelation(series: FloatArray, max_lag: int) -> FloatArray | None:
+    """(max_lag + 1,) sample autocorrelations (acf[0] == 1), None for a constant series."""
+    centred = series - np.mean(series)
+    with np.errstate(over="ignore", invalid="ignore"):
+        variance = float(np.dot(centred, centred))
+    if not (variance > 0 and math.isfinite(variance)):
+        return None
+    # Via the FFT: O(n log n) instead of O(n * max_lag).
+    size = 1 << (2 * len(series) - 1).bit_length()
+    spectrum = np.fft.rfft(centred / math.sqrt(variance), size)
+    acf: FloatArray = np.fft.irfft(spectrum * np.conj(spectrum), size)[: max_lag + 1]
+    return acf
+
+
 def infer_season_length(series: FloatArray, *, max_lag: int | None = None) -> int | None:
     """The first autocorrelation peak that is clearly significant, or None.
 
@@ -63,15 +75,9 @@ def infer_season_length(series: FloatArray, *, max_lag: int | None = None) -> in
     limit = min(n // 2, max_lag if max_lag is not None else n // 2)
     if limit < 3:
         return None
-    centred = series - np.mean(series)
-    with np.errstate(over="ignore", invalid="ignore"):
-        variance = float(np.dot(centred, centred))
-    if not (variance > 0 and math.isfinite(variance)):
+    acf = autocorrelation(series, limit + 1)
+    if acf is None:
         return None
-    # ACF via FFT: O(n log n) instead of O(n * max_lag).
-    size = 1 << (2 * n - 1).bit_length()
-    spectrum = np.fft.rfft(centred / math.sqrt(variance), size)
-    acf = np.fft.irfft(spectrum * np.conj(spectrum), size)[: limit + 2]  # acf[0] == 1
     threshold = max(0.3, 2 / math.sqrt(n))
     for lag in range(2, limit + 1):
         if acf[lag] > threshold and acf[lag] >= acf[lag - 1] and acf[lag] >= acf[lag + 1]:
@@ -129,19 +135,19 @@ def evaluate_holdout(
     def scaled(forecast: FloatArray | None) -> float | None:
         if forecast is None or scale is None:
             return None
-        return _finite_or_none(mae(actual, forecast) / scale)
+        return finite_or_none(mae(actual, forecast) / scale)
 
     model_mse = mse(actual, predicted)
     return HoldoutEvaluation(
         test_size=horizon,
-        test_mse=_finite_or_none(model_mse),
-        test_mae=_finite_or_none(mae(actual, predicted)),
-        test_rmse=_finite_or_none(math.sqrt(model_mse)) if math.isfinite(model_mse) else None,
-        test_smape=_finite_or_none(smape(actual, predicted)),
-        naive_mse=_finite_or_none(mse(actual, naive)),
-        naive_mae=_finite_or_none(mae(actual, naive)),
-        seasonal_naive_mse=_finite_or_none(mse(actual, seasonal)) if seasonal is not None else None,
-        seasonal_naive_mae=_finite_or_none(mae(actual, seasonal)) if seasonal is not None else None,
+        test_mse=finite_or_none(model_mse),
+        test_mae=finite_or_none(mae(actual, predicted)),
+        test_rmse=finite_or_none(math.sqrt(model_mse)) if math.isfinite(model_mse) else None,
+        test_smape=finite_or_none(smape(actual, predicted)),
+        naive_mse=finite_or_none(mse(actual, naive)),
+        naive_mae=finite_or_none(mae(actual, naive)),
+        seasonal_naive_mse=finite_or_none(mse(actual, seasonal)) if seasonal is not None else None,
+        seasonal_naive_mae=finite_or_none(mae(actual, seasonal)) if seasonal is not None else None,
         season_length=season_length if seasonal is not None else None,
         mase=scaled(predicted),
         naive_mase=scaled(naive),

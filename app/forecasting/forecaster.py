@@ -11,9 +11,10 @@ from app.forecasting.config import ModelConfig, TrainingConfig
 from app.forecasting.engine import InferenceWeights, forecast_pipelined
 from app.forecasting.errors import InvalidSeriesError
 from app.forecasting.evaluation import HoldoutEvaluation, evaluate_holdout, infer_season_length
-from app.forecasting.intervals import ConformalResiduals, calibrate_residuals
+from app.forecasting.finite import clip_to_finite
+from app.forecasting.intervals import ConformalResiduals, WindowForecast, calibrate_residuals
 from app.forecasting.kernel import predict_one
-from app.forecasting.scaling import Scaler, clip_to_finite
+from app.forecasting.scaling import Scaler
 from app.forecasting.training import (
     ProgressCallback,
     StateDict,
@@ -145,16 +146,7 @@ def fit(
     the part of the series it never trained on, for conformal prediction intervals (intervals.py).
     """
     model_config = model_config or ModelConfig()
-    training = training or TrainingConfig()
-    values = as_series(series)
-    needed = minimum_series_length(model_config.window_size, test_size)
-    if test_size < 0:
-        raise InvalidSeriesError(f"test_size must be >= 0; got {test_size}")
-    if len(values) < needed:
-        raise InvalidSeriesError(
-            f"series needs at least {needed} values (window_size {model_config.window_size} "
-            f"+ 1 label + test_size {test_size}); got {len(values)}"
-        )
+    values = _trainable(series, model_config, test_size)
     train_part = values[: len(values) - test_size]
     # What the network reads: the values, or their first differences (one fewer).
     inputs = np.diff(values) if model_config.difference else values
@@ -162,42 +154,22 @@ def fit(
     scaler = Scaler.fit(train_inputs)
     if season_length is None:
         season_length = infer_season_length(train_part)
-
     selected, final, info = train_model(
         scaler.transform(train_inputs),
         # train_model windows what it is given: windows of input_length network inputs.
         replace(model_config, window_size=model_config.input_length, difference=False),
-        training,
+        training or TrainingConfig(),
         refit_series=scaler.transform(inputs) if test_size > 0 else None,
         on_epoch=on_epoch,
         should_stop=should_stop,
     )
-    # The model selected before the refit has never seen the holdout (nor the validation part).
-    weights = InferenceWeights.from_state_dict(model_config, selected)
-
-    def forecast_windows(windows: FloatArray, horizon: int) -> FloatArray:
-        """(B, w) windows in series units -> (B, horizon) forecasts by the selected model."""
-        network = forecast_pipelined(
-            weights, model_inputs(model_config, scaler, windows), horizon
-        )  # (B, horizon)
-        return model_outputs(model_config, scaler, windows, network)
-
-    evaluation = None
-    if test_size > 0:
-        predicted = forecast_windows(train_part[None, -model_config.window_size :], test_size)[0]
-        evaluation = evaluate_holdout(train_part, values[-test_size:], predicted, season_length)
-    intervals = None
-    if calibrate:
-        intervals = calibrate_residuals(
-            values,
-            model_config.window_size,
-            first_unseen=model_config.window_size + info.train_windows,
-            horizon_cap=min(
-                MAX_CALIBRATION_HORIZON,
-                max(test_size, season_length or 1, model_config.window_size),
-            ),
-            forecast_windows=forecast_windows,
-        )
+    # The model selected before the refit has never seen the holdout (nor the validation part),
+    # nor anything after its training windows: its forecasts of those are out of sample.
+    first_unseen = model_config.window_size + info.train_windows
+    unseen = _Unseen(values, model_config.window_size, test_size, first_unseen)
+    forecast_windows = _window_forecaster(model_config, scaler, selected)
+    evaluation = unseen.holdout(forecast_windows, season_length)
+    intervals = unseen.calibration(forecast_windows, season_length) if calibrate else None
     return Forecaster(
         config=model_config,
         scaler=scaler,
@@ -207,3 +179,69 @@ def fit(
         evaluation=evaluation,
         intervals=intervals,
     )
+
+
+def _trainable(
+    series: Sequence[float] | FloatArray, model_config: ModelConfig, test_size: int
+) -> FloatArray:
+    """The series as a float array, refused when it is too short for `fit`."""
+    values = as_series(series)
+    needed = minimum_series_length(model_config.window_size, test_size)
+    if test_size < 0:
+        raise InvalidSeriesError(f"test_size must be >= 0; got {test_size}")
+    if len(values) < needed:
+        raise InvalidSeriesError(
+            f"series needs at least {needed} values (window_size {model_config.window_size} "
+            f"+ 1 label + test_size {test_size}); got {len(values)}"
+        )
+    return values
+
+
+@dataclass(frozen=True, slots=True)
+class _Unseen:
+    """What a selected model never trained on: the holdout, and every value after its training
+    windows. Its forecasts of them give the holdout scores and the interval calibration."""
+
+    values: FloatArray  # the whole series
+    window_size: int
+    test_size: int  # the holdout: the last test_size values
+    first_unseen: int  # series position after the selected model's training windows
+
+    def holdout(
+        self, forecast_windows: WindowForecast, season_length: int | None
+    ) -> HoldoutEvaluation | None:
+        """The tutorial's test: the holdout forecast from the last training window, scored."""
+        if self.test_size == 0:
+            return None
+        train_part = self.values[: len(self.values) - self.test_size]
+        predicted = forecast_windows(train_part[None, -self.window_size :], self.test_size)[0]
+        actual = self.values[-self.test_size :]
+        return evaluate_holdout(train_part, actual, predicted, season_length)
+
+    def calibration(
+        self, forecast_windows: WindowForecast, season_length: int | None
+    ) -> ConformalResiduals | None:
+        """Conformal errors from rolling origins in the unseen part (intervals.py)."""
+        horizon = max(self.test_size, season_length or 1, self.window_size)
+        return calibrate_residuals(
+            self.values,
+            self.window_size,
+            first_unseen=self.first_unseen,
+            horizon_cap=min(MAX_CALIBRATION_HORIZON, horizon),
+            forecast_windows=forecast_windows,
+        )
+
+
+def _window_forecaster(
+    model_config: ModelConfig, scaler: Scaler, state: StateDict
+) -> WindowForecast:
+    """(B, w) windows in series units -> (B, horizon) forecasts by the model with `state`."""
+    weights = InferenceWeights.from_state_dict(model_config, state)
+
+    def forecast_windows(windows: FloatArray, horizon: int) -> FloatArray:
+        network = forecast_pipelined(
+            weights, model_inputs(model_config, scaler, windows), horizon
+        )  # (B, horizon)
+        return model_outputs(model_config, scaler, windows, network)
+
+    return forecast_windows

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from app.forecasting.errors import InvalidSeriesError
+from app.forecasting.finite import FLOAT_MAX, finite_or_none
 from app.forecasting.windowing import FloatArray
 
 MIN_ERRORS_PER_STEP = 20  # a finite 95% quantile needs at least 19
@@ -36,7 +37,6 @@ MAX_ORIGINS = 256
 # origins costs about B * min(w, H) * (w + H) of them (engine.forecast_pipelined).
 CELL_STEP_BUDGET = 300_000
 
-_FLOAT_MAX = float(np.finfo(np.float64).max)
 WindowForecast = Callable[[FloatArray, int], FloatArray]  # (B, w) windows, H -> (B, H)
 
 
@@ -139,7 +139,7 @@ class ConformalResiduals:
         return max(0, horizon - self.calibration_horizon)
 
     def to_dict(self) -> dict[str, Any]:
-        rows = [[float(v) if math.isfinite(v) else None for v in row] for row in self.errors]
+        rows = [[finite_or_none(v) for v in row] for row in self.errors]
         return {"first_origin": self.first_origin, "errors": rows}
 
     @classmethod
@@ -209,6 +209,6 @@ def calibrate_residuals(
     observed = targets < len(series)
     actual = np.where(observed, series[np.minimum(targets, len(series) - 1)], np.nan)
     with np.errstate(over="ignore", invalid="ignore"):
-        difference = np.clip(actual - predicted, -_FLOAT_MAX, _FLOAT_MAX)  # NaN stays NaN
+        difference = np.clip(actual - predicted, -FLOAT_MAX, FLOAT_MAX)  # NaN stays NaN
     errors = np.where(observed, difference, np.nan)  # (B, H)
     return ConformalResiduals(errors=errors, first_origin=int(starts[0]))

@@ -7,22 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from app.forecasting.finite import clip_to_finite
 from app.forecasting.windowing import FloatArray
-
-_FLOAT_MAX = float(np.finfo(np.float64).max)
-
-
-def clip_to_finite(values: FloatArray) -> FloatArray:
-    """`values` (a fresh array, changed in place) with NaN -> 0 and +-inf -> the largest float.
-
-    np.nan_to_num does the same in ~15 numpy calls; this is two or three, which matters for the
-    one-window arrays of every /predict-next request.
-    """
-    np.clip(values, -_FLOAT_MAX, _FLOAT_MAX, out=values)  # NaN stays NaN
-    missing = np.isnan(values)
-    if missing.any():
-        values[missing] = 0.0
-    return values
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ import pytest
 
 from app.forecasting import ModelConfig, TrainingConfig
 from app.forecasting.backtest import (
-    BacktestJob,
+    BacktestPlan,
     check_plan,
     run_backtest,
     window_origins,
@@ -17,7 +17,7 @@ SERIES = np.sin(np.arange(150) * 2 * np.pi / 12) + 0.02 * np.arange(150)
 CONFIG = ModelConfig(window_size=12, hidden_size=6)
 
 
-def job(**overrides: object) -> BacktestJob:
+def job(**overrides: object) -> BacktestPlan:
     values: dict[str, object] = {
         "series": SERIES,
         "model_config": CONFIG,
@@ -28,7 +28,7 @@ def job(**overrides: object) -> BacktestJob:
         "season_length": 12,
     }
     values.update(overrides)
-    return BacktestJob(**values)  # type: ignore[arg-type]
+    return BacktestPlan(**values)  # type: ignore[arg-type]
 
 
 def test_window_origins_end_at_the_series_end() -> None:

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.forecasting import Scaler
-from app.forecasting.scaling import clip_to_finite
+from app.forecasting.finite import clip_to_finite
 
 _MAX = float(np.finfo(np.float64).max)
 
