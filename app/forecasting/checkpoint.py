@@ -7,7 +7,8 @@ Layout of one file:
 
 The header carries the format version, model config, scaler, training metadata, holdout scores,
 the conformal error table of the prediction intervals (optional: files written before it existed
-load without intervals) and caller metadata (name, version, ...). Tensors are read with
+load without intervals) and the version's metadata (name, version, ...: metadata.py; empty for a
+forecaster saved on its own). Tensors are read with
 `torch.load(weights_only=True)`, which refuses arbitrary pickled objects, and only after the
 checksum has matched, so a truncated or bit-flipped file is refused before any of it is
 interpreted. The model is rebuilt from the
@@ -33,6 +34,7 @@ from app.forecasting.errors import CheckpointError
 from app.forecasting.evaluation import HoldoutEvaluation
 from app.forecasting.forecaster import Forecaster
 from app.forecasting.intervals import ConformalResiduals
+from app.forecasting.metadata import VersionMetadata
 from app.forecasting.model import RecurrentRegressor
 from app.forecasting.scaling import Scaler
 from app.forecasting.training import TrainingInfo
@@ -47,8 +49,8 @@ _SERIES_KEY = "series"
 _METADATA_KEY = "metadata"
 
 
-def checkpoint_bytes(forecaster: Forecaster, metadata: dict[str, Any] | None = None) -> bytes:
-    """Serialise a forecaster (and caller metadata such as name and version) to bytes."""
+def checkpoint_bytes(forecaster: Forecaster, metadata: VersionMetadata | None = None) -> bytes:
+    """Serialise a forecaster (and its version's metadata, if it has any) to bytes."""
     header = {
         "format_version": FORMAT_VERSION,
         "config": forecaster.config.to_dict(),
@@ -57,13 +59,17 @@ def checkpoint_bytes(forecaster: Forecaster, metadata: dict[str, Any] | None = N
         "evaluation": forecaster.evaluation.to_dict() if forecaster.evaluation else None,
         "intervals": forecaster.intervals.to_dict() if forecaster.intervals else None,
         # Last, so that Checkpoint.with_metadata can replace it without re-encoding the rest.
-        _METADATA_KEY: metadata or {},
+        _METADATA_KEY: _metadata_dict(metadata),
     }
     tensors = {f"model.{name}": tensor for name, tensor in forecaster.state.items()}
     tensors[_SERIES_KEY] = torch.from_numpy(forecaster.series.copy())
     buffer = io.BytesIO()
     torch.save(tensors, buffer)
     return _assemble(_encode(header), buffer.getvalue())
+
+
+def _metadata_dict(metadata: VersionMetadata | None) -> dict[str, Any]:
+    return metadata.to_dict() if metadata is not None else {}
 
 
 def _encode(value: Any) -> bytes:
@@ -87,7 +93,7 @@ class Checkpoint:
 
     data: bytes
     forecaster: Forecaster
-    metadata: dict[str, Any]
+    metadata: VersionMetadata | None
 
     @classmethod
     def parse(cls, data: bytes) -> Checkpoint:
@@ -95,8 +101,8 @@ class Checkpoint:
         forecaster, metadata = parse_checkpoint(data)
         return cls(data, forecaster, metadata)
 
-    def with_metadata(self, metadata: dict[str, Any]) -> Checkpoint:
-        """The same model under new caller metadata.
+    def with_metadata(self, metadata: VersionMetadata) -> Checkpoint:
+        """The same model under new metadata.
 
         Only the metadata is encoded again (it is the header's last member); the rest of the
         header (~80 KB of conformal errors: ~3 ms to encode) and the tensors are kept as bytes.
@@ -105,16 +111,15 @@ class Checkpoint:
         (header_length,) = _LENGTH.unpack_from(self.data, len(MAGIC))
         header = self.data[fixed : fixed + header_length]
         payload = self.data[fixed + header_length : -_DIGEST_BYTES]
-        encoded = _encode(metadata)
-        replacement = json.loads(encoded)  # what a reader gets back (tuples become lists, ...)
-        old_tail = _metadata_member(_encode(self.metadata)) + b"}"
+        encoded = _encode(metadata.to_dict())
+        old_tail = _metadata_member(_encode(_metadata_dict(self.metadata))) + b"}"
         if header.endswith(old_tail):
             header = header[: -len(old_tail)] + _metadata_member(encoded) + b"}"
         else:  # not written by checkpoint_bytes: encode the whole header again
             decoded = json.loads(header)
-            decoded[_METADATA_KEY] = replacement
+            decoded[_METADATA_KEY] = json.loads(encoded)
             header = _encode(decoded)
-        return Checkpoint(_assemble(header, payload), self.forecaster, replacement)
+        return Checkpoint(_assemble(header, payload), self.forecaster, metadata)
 
 
 def _metadata_member(encoded_metadata: bytes) -> bytes:
@@ -143,12 +148,12 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 def save_checkpoint(
-    path: Path, forecaster: Forecaster, metadata: dict[str, Any] | None = None
+    path: Path, forecaster: Forecaster, metadata: VersionMetadata | None = None
 ) -> None:
     write_atomic(path, checkpoint_bytes(forecaster, metadata))
 
 
-def load_checkpoint(path: Path) -> tuple[Forecaster, dict[str, Any]]:
+def load_checkpoint(path: Path) -> tuple[Forecaster, VersionMetadata | None]:
     """Load and verify a checkpoint; raises CheckpointError naming the file on any problem."""
     try:
         data = path.read_bytes()
@@ -160,10 +165,38 @@ def load_checkpoint(path: Path) -> tuple[Forecaster, dict[str, Any]]:
         raise CheckpointError(f"{path}: {error}") from error
 
 
-def read_header(data: bytes) -> dict[str, Any]:
-    """The verified JSON header alone (config, scores, metadata), without loading the weights."""
+@dataclass(frozen=True, slots=True)
+class CheckpointSummary:
+    """What a checkpoint says about its model, read without loading the weights."""
+
+    config: ModelConfig
+    evaluation: HoldoutEvaluation | None
+    metadata: VersionMetadata | None
+
+
+def read_summary(data: bytes) -> CheckpointSummary:
+    """The verified header's config, holdout scores and metadata; CheckpointError if unreadable."""
     header, _ = _verified_parts(data)
-    return header
+    try:
+        return CheckpointSummary(
+            ModelConfig.from_dict(header["config"]),
+            _evaluation(header),
+            _metadata(header),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"incompatible checkpoint contents: {error!r}") from error
+
+
+def _evaluation(header: dict[str, Any]) -> HoldoutEvaluation | None:
+    return HoldoutEvaluation.from_dict(header["evaluation"]) if header["evaluation"] else None
+
+
+def _metadata(header: dict[str, Any]) -> VersionMetadata | None:
+    """None for `{}`: a forecaster saved without a name and version."""
+    metadata = header[_METADATA_KEY]
+    if not isinstance(metadata, dict):
+        raise TypeError(f"metadata must be an object, got {type(metadata).__name__}")
+    return VersionMetadata.from_dict(metadata) if metadata else None
 
 
 def _verified_parts(data: bytes) -> tuple[dict[str, Any], bytes]:
@@ -194,23 +227,19 @@ def _verified_parts(data: bytes) -> tuple[dict[str, Any], bytes]:
     return header, body[fixed + header_length :]
 
 
-def parse_checkpoint(data: bytes) -> tuple[Forecaster, dict[str, Any]]:
+def parse_checkpoint(data: bytes) -> tuple[Forecaster, VersionMetadata | None]:
     header, payload = _verified_parts(data)
     tensors = _load_tensors(payload)
     try:
         config = ModelConfig.from_dict(header["config"])
         scaler = Scaler.from_dict(header["scaler"])
         training = TrainingInfo.from_dict(header["training"])
-        evaluation = (
-            HoldoutEvaluation.from_dict(header["evaluation"]) if header["evaluation"] else None
-        )
+        evaluation = _evaluation(header)
         # Optional: files written before intervals existed (same format_version) have none.
         intervals = (
             ConformalResiduals.from_dict(header["intervals"]) if header.get("intervals") else None
         )
-        metadata = header[_METADATA_KEY]
-        if not isinstance(metadata, dict):
-            raise TypeError(f"metadata must be an object, got {type(metadata).__name__}")
+        metadata = _metadata(header)
         state = _checked_state(config, tensors)
         series = tensors[_SERIES_KEY].to(torch.float64).numpy().copy()
         forecaster = Forecaster(

@@ -40,17 +40,6 @@ CELL_STEP_BUDGET = 300_000
 WindowForecast = Callable[[FloatArray, int], FloatArray]  # (B, w) windows, H -> (B, H)
 
 
-def conformal_quantile(scores: FloatArray, level: float) -> float:
-    """The ceil((n + 1) * level / 100)-th smallest score (the largest if there are too few)."""
-    values = np.sort(scores[np.isfinite(scores)])
-    if len(values) == 0:
-        raise InvalidSeriesError("a conformal quantile needs at least one calibration error")
-    if not 0 < level < 100:
-        raise InvalidSeriesError(f"level must be between 0 and 100 (exclusive); got {level}")
-    rank = math.ceil((len(values) + 1) * level / 100)
-    return float(values[min(rank, len(values)) - 1])
-
-
 def isotonic_increasing(values: FloatArray, weights: FloatArray) -> FloatArray:
     """The non-decreasing sequence closest to `values` in weighted least squares (PAVA)."""
     means: list[float] = []
@@ -115,7 +104,7 @@ class ConformalResiduals:
         if not 0 < level < 100:
             raise InvalidSeriesError(f"level must be between 0 and 100 (exclusive); got {level}")
         counts = self.counts()  # (H,), every count >= 1
-        # conformal_quantile for every step at once: the min(k, n)-th smallest score.
+        # The split-conformal quantile of every step at once: the min(k, n)-th smallest score.
         ranks = np.minimum(np.ceil((counts + 1) * level / 100), counts).astype(np.int64)
         calibrated = self._scores[ranks - 1, np.arange(self.calibration_horizon)]  # (H,)
         calibrated = isotonic_increasing(calibrated, counts)

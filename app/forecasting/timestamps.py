@@ -73,10 +73,6 @@ class Frequency:
     unit_months: int = 1  # months of the alias' unit: 1 (M), 3 (Q) or 12 (Y); sets the anchor
     anchor: Anchor | None = None
 
-    @property
-    def is_calendar(self) -> bool:
-        return self.fixed is None
-
     def shift(self, moment: datetime, steps: int) -> datetime:
         """`moment` moved `steps` steps (any sign); calendar steps keep the month anchor."""
         if self.fixed is not None:
@@ -190,10 +186,6 @@ class TimeIndex:
     def future(self, horizon: int) -> list[str]:
         """The `horizon` moments after the last one, as ISO-8601 strings."""
         return [self.format(self.at(self.length + step)) for step in range(horizon)]
-
-    @property
-    def last(self) -> str:
-        return self.format(self.at(self.length - 1))
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -18,7 +20,7 @@ CONFIG = ModelConfig(window_size=12, hidden_size=6)
 
 
 def job(**overrides: object) -> BacktestPlan:
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "series": SERIES,
         "model_config": CONFIG,
         "training": TrainingConfig(max_epochs=2, seed=3),
@@ -28,7 +30,7 @@ def job(**overrides: object) -> BacktestPlan:
         "season_length": 12,
     }
     values.update(overrides)
-    return BacktestPlan(**values)  # type: ignore[arg-type]
+    return BacktestPlan(**values)
 
 
 def test_window_origins_end_at_the_series_end() -> None:

@@ -17,14 +17,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.forecasting import CheckpointError, Forecaster, load_checkpoint, save_checkpoint
+from app.forecasting.auto import AutoChoice
 from app.forecasting.checkpoint import MAGIC, Checkpoint, checkpoint_bytes, parse_checkpoint
+from app.forecasting.metadata import Choices, Promotion, VersionMetadata
+from app.forecasting.timestamps import from_start
 
 
 def test_round_trip_gives_identical_forecasts(tmp_path: Path, tiny_forecaster: Forecaster) -> None:
     path = tmp_path / "model.ckpt"
-    save_checkpoint(path, tiny_forecaster, {"name": "tiny", "version": 3})
+    save_checkpoint(path, tiny_forecaster, VersionMetadata("tiny", 3))
     loaded, metadata = load_checkpoint(path)
-    assert metadata == {"name": "tiny", "version": 3}
+    assert metadata == VersionMetadata("tiny", 3)
     assert loaded.config == tiny_forecaster.config
     assert loaded.scaler == tiny_forecaster.scaler
     assert loaded.training == tiny_forecaster.training
@@ -107,47 +110,56 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(
     tmp_path: Path, tiny_forecaster: Forecaster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "model.ckpt"
-    save_checkpoint(path, tiny_forecaster, {"version": 1})
+    save_checkpoint(path, tiny_forecaster, VersionMetadata("m", 1))
 
     def failing_fsync(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", failing_fsync)
     with pytest.raises(OSError, match="No space left"):
-        save_checkpoint(path, tiny_forecaster, {"version": 2})
+        save_checkpoint(path, tiny_forecaster, VersionMetadata("m", 2))
     monkeypatch.undo()
-    assert load_checkpoint(path)[1] == {"version": 1}
+    assert load_checkpoint(path)[1] == VersionMetadata("m", 1)
     assert list(tmp_path.iterdir()) == [path]
 
 
-# Metadata as callers write it: nested objects, lists, and strings that look like JSON.
-_JSON_LEAVES = (
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**53), 2**53)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=12)
-    | st.sampled_from(['"metadata": {}}', ', "metadata": ', "}", "\\", "é\u2028"])
+# Text that looks like the JSON around the metadata, where the splice must not be fooled.
+_TEXT = st.text(max_size=12) | st.sampled_from(
+    ['"metadata": {}}', ', "metadata": ', "}", "\\", "é\u2028"]
 )
-_METADATA = st.dictionaries(
-    st.text(max_size=8),
-    st.recursive(
-        _JSON_LEAVES,
-        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
-        max_leaves=8,
+_CHOICE = st.builds(
+    AutoChoice, st.none() | st.integers(1, 500), st.sampled_from(["given", "auto"]), _TEXT
+)
+_METADATA = st.builds(
+    VersionMetadata,
+    name=_TEXT,
+    version=st.integers(1, 10**6),
+    created_at=_TEXT,
+    choices=st.none() | st.builds(Choices, _CHOICE, _CHOICE, st.none() | _CHOICE),
+    time_index=st.none()
+    | st.builds(
+        from_start, st.integers(1, 500), st.just("2024-01-01"), st.sampled_from(["D", "MS"])
     ),
-    max_size=5,
+    promotion=st.none()
+    | st.builds(
+        Promotion,
+        st.booleans(),
+        st.sampled_from(["if_better", "always"]),
+        _TEXT,
+        st.none() | st.integers(1, 10**6),
+    ),
 )
 
 
 @settings(max_examples=150, deadline=None)
 @given(first=_METADATA, second=_METADATA)
 def test_with_metadata_equals_serialising_again(
-    tiny_forecaster: Forecaster, first: dict[str, object], second: dict[str, object]
+    tiny_forecaster: Forecaster, first: VersionMetadata, second: VersionMetadata
 ) -> None:
     """Replacing only the metadata's bytes gives exactly what checkpoint_bytes would write,
     and a reader gets the forecaster and the new metadata back."""
     original = Checkpoint.parse(checkpoint_bytes(tiny_forecaster, first))
+    assert original.metadata == first
     replaced = original.with_metadata(second)
     assert replaced.data == checkpoint_bytes(tiny_forecaster, second)
     loaded, metadata = parse_checkpoint(replaced.data)
@@ -158,10 +170,58 @@ def test_with_metadata_equals_serialising_again(
 
 def test_with_metadata_of_a_header_written_in_another_order(tiny_forecaster: Forecaster) -> None:
     """A header whose last member is not the metadata is encoded again whole, not spliced."""
-    data = checkpoint_bytes(tiny_forecaster, {"name": "a", "version": 1})
+    data = checkpoint_bytes(tiny_forecaster, VersionMetadata("a", 1))
     metadata_first = _with_header(data, lambda h: {"metadata": h.pop("metadata"), **h})
-    replaced = Checkpoint.parse(metadata_first).with_metadata(
-        {"name": "a", "version": 2, "tuple": (1, 2)}
+    replaced = Checkpoint.parse(metadata_first).with_metadata(VersionMetadata("a", 2))
+    assert parse_checkpoint(replaced.data)[1] == VersionMetadata("a", 2) == replaced.metadata
+
+
+def test_metadata_written_before_the_typed_metadata_still_loads(
+    tiny_forecaster: Forecaster,
+) -> None:
+    """Files written by earlier versions of the service: `time_index` null, `choices` without
+    `difference`, keys this version does not know; and a forecaster saved without any."""
+    written = {
+        "name": "old",
+        "version": 4,
+        "created_at": "2026-11-28T16:49:11.855Z",
+        "choices": {
+            "window_size": {"value": 12, "source": "auto", "reason": "1 season(s) of 12"},
+            "season_length": {"value": 12, "source": "given", "reason": "given in the request"},
+        },
+        "time_index": None,
+        "promotion": {
+            "promoted": False,
+            "policy": "if_better",
+            "reason": "holdout MAE 2 is worse than the naive baseline's 1",
+            "served_version": 3,
+        },
+        "from_a_newer_replica": [1, 2],
+    }
+    data = _with_header(checkpoint_bytes(tiny_forecaster), lambda h: h | {"metadata": written})
+    _, metadata = parse_checkpoint(data)
+    assert metadata == VersionMetadata(
+        "old",
+        4,
+        "2026-11-28T16:49:11.855Z",
+        choices=Choices(
+            AutoChoice(12, "auto", "1 season(s) of 12"),
+            AutoChoice(12, "given", "given in the request"),
+        ),
+        promotion=Promotion(
+            False, "if_better", "holdout MAE 2 is worse than the naive baseline's 1", 3
+        ),
     )
-    assert parse_checkpoint(replaced.data)[1] == {"name": "a", "version": 2, "tuple": [1, 2]}
-    assert replaced.metadata == {"name": "a", "version": 2, "tuple": [1, 2]}  # as read back
+    assert parse_checkpoint(checkpoint_bytes(tiny_forecaster))[1] is None
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [{"version": 1}, {"name": "x", "version": "1"}, {"name": "x", "version": 1, "promotion": 3}],
+)
+def test_unreadable_metadata_is_refused(
+    tiny_forecaster: Forecaster, metadata: dict[str, object]
+) -> None:
+    data = _with_header(checkpoint_bytes(tiny_forecaster), lambda h: h | {"metadata": metadata})
+    with pytest.raises(CheckpointError, match="incompatible"):
+        parse_checkpoint(data)

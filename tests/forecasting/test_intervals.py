@@ -16,19 +16,32 @@ from app.forecasting.intervals import (
     MIN_ERRORS_PER_STEP,
     ConformalResiduals,
     calibrate_residuals,
-    conformal_quantile,
     isotonic_increasing,
     plan_calibration,
 )
 
 
-def test_conformal_quantile_is_the_ceil_n_plus_one_rank() -> None:
-    scores = np.arange(1.0, 11.0)[::-1].copy()  # 10 scores, unsorted
-    assert conformal_quantile(scores, 80) == 9.0  # ceil(11 * 0.8) = 9th smallest
-    assert conformal_quantile(scores, 50) == 6.0  # ceil(5.5) = 6
-    assert conformal_quantile(scores, 90) == 10.0  # ceil(9.9) = 10
-    assert conformal_quantile(scores, 95) == 10.0  # rank 11 > n: the largest
-    assert conformal_quantile(np.array([2.0, np.nan, 1.0]), 50) == 2.0  # NaN ignored, n = 2
+def conformal_quantile(scores: np.ndarray, level: float) -> float:
+    """The rule, one step at a time (the reference for the vectorised half_widths): the
+    ceil((n + 1) * level / 100)-th smallest finite score, the largest if there are too few."""
+    values = np.sort(scores[np.isfinite(scores)])
+    rank = math.ceil((len(values) + 1) * level / 100)
+    return float(values[min(rank, len(values)) - 1])
+
+
+def test_the_half_width_is_the_ceil_n_plus_one_rank_of_the_errors() -> None:
+    errors = -np.arange(1.0, 11.0)[::-1].copy()[:, None]  # 10 errors at one step, unsorted
+    residuals = ConformalResiduals(errors, first_origin=0)
+
+    def width(level: float) -> float:
+        return float(residuals.half_widths(level, 1)[0])
+
+    assert width(80) == 9.0  # ceil(11 * 0.8) = 9th smallest |error|
+    assert width(50) == 6.0  # ceil(5.5) = 6
+    assert width(90) == 10.0  # ceil(9.9) = 10
+    assert width(95) == 10.0  # rank 11 > n: the largest
+    unobserved = ConformalResiduals(np.array([[0.0, 2.0], [0.0, np.nan], [0.0, 1.0]]), 0)
+    assert unobserved.half_widths(50, 2)[1] == 2.0  # NaN is not an error: n = 2
 
 
 def test_tables_need_an_error_at_every_step() -> None:
@@ -38,11 +51,11 @@ def test_tables_need_an_error_at_every_step() -> None:
         ConformalResiduals(np.array([[1.0, np.nan], [2.0, np.nan]]), first_origin=0)
 
 
-def test_conformal_quantile_refuses_bad_input() -> None:
-    with pytest.raises(InvalidSeriesError, match="at least one"):
-        conformal_quantile(np.array([np.nan]), 80)
-    with pytest.raises(InvalidSeriesError, match="between 0 and 100"):
-        conformal_quantile(np.array([1.0]), 100)
+def test_levels_outside_0_to_100_are_refused() -> None:
+    residuals = ConformalResiduals(np.array([[1.0]]), first_origin=0)
+    for level in (0, 100, -5):
+        with pytest.raises(InvalidSeriesError, match="between 0 and 100"):
+            residuals.half_widths(level, 1)
 
 
 def test_half_widths_on_a_hand_made_table() -> None:

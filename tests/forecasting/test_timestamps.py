@@ -126,7 +126,7 @@ def test_resolve_time_index_checks_the_combination() -> None:
     assert resolve_time_index(3) is None
     index = resolve_time_index(3, start="2024-01-01", freq="D")
     assert index is not None
-    assert index.last == "2024-01-03"
+    assert index.format(index.at(2)) == "2024-01-03"
     with pytest.raises(InvalidTimestampsError, match="expected 3, got 2"):
         resolve_time_index(3, timestamps=["2024-01-01", "2024-01-02"])
     with pytest.raises(InvalidTimestampsError, match="start needs freq"):
