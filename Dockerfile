@@ -73,4 +73,4 @@ STOPSIGNAL SIGTERM
 # uvicorn stops accepting, lets in-flight requests (a training: at most
 # FORECAST_MAX_TRAINING_SECONDS) finish for up to UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN seconds,
 # then exits.
-CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--workers", "1"]
+CMD ["uvicorn", "--factory", "app.main:create_app", "--host", "0.0.0.0", "--port", "8000", "--workers", "1"]

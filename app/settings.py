@@ -18,7 +18,6 @@ class Settings(BaseSettings):
     model_store: Path = Field(Path("model_store"), description="Directory holding trained models.")
     max_series_length: int = Field(100_000, ge=2, description="Most values a series may hold.")
     max_horizon: int = Field(10_000, ge=1, description="Most steps one forecast may ask for.")
-    max_batch_series: int = Field(64, ge=1, description="Most series in one batched forecast.")
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024, description="Largest request body.")
     torch_threads: int | None = Field(
         None, ge=1, description="Torch threads per activity; default: the container's CPU limit."

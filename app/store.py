@@ -25,13 +25,18 @@ import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from app.errors import ModelNotFoundError, StorageError, TrainingInProgressError
 from app.forecasting import CheckpointError, Forecaster
-from app.forecasting.checkpoint import TEMP_PREFIX, Checkpoint, read_header, write_atomic
+from app.forecasting.checkpoint import (
+    TEMP_PREFIX,
+    Checkpoint,
+    CheckpointSummary,
+    read_summary,
+    write_atomic,
+)
+from app.forecasting.metadata import VersionMetadata
 
 logger = logging.getLogger(__name__)
 
@@ -46,11 +51,20 @@ _REFRESH_ATTEMPTS = 3  # re-reads when the marker keeps moving while a request l
 class ModelSnapshot:
     """One published version of one model; never mutated, replaced as a whole."""
 
-    name: str
-    version: int
-    created_at: str
     forecaster: Forecaster
-    metadata: dict[str, Any]
+    metadata: VersionMetadata
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    @property
+    def version(self) -> int:
+        return self.metadata.version
+
+    @property
+    def created_at(self) -> str:
+        return self.metadata.created_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,17 +77,12 @@ class _Marker:
 def _snapshot(name: str, version: int, checkpoint: Checkpoint) -> ModelSnapshot:
     """The snapshot of a parsed checkpoint, which must say it is `name` version `version`."""
     metadata = checkpoint.metadata
-    if metadata.get("name") != name or metadata.get("version") != version:
+    if metadata is None or (metadata.name, metadata.version) != (name, version):
+        held = (None, None) if metadata is None else (metadata.name, metadata.version)
         raise CheckpointError(
-            f"holds {metadata.get('name')!r} version {metadata.get('version')!r}, "
-            f"expected {name!r} version {version}"
+            f"holds {held[0]!r} version {held[1]!r}, expected {name!r} version {version}"
         )
-    created_at = str(metadata.get("created_at", ""))
-    return ModelSnapshot(name, version, created_at, checkpoint.forecaster, metadata)
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return ModelSnapshot(checkpoint.forecaster, metadata)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -128,6 +137,10 @@ class ModelStore:
             on_disk |= set(self._snapshots)
         return sorted(name for name in on_disk if self.find(name) is not None)
 
+    def snapshots(self) -> list[ModelSnapshot]:
+        """The served snapshot of every model, by name."""
+        return [s for name in self.names() if (s := self.find(name)) is not None]
+
     def versions(self, name: str) -> list[int]:
         directory = self.root / name
         try:
@@ -177,16 +190,16 @@ class ModelStore:
                 self._markers[name] = marker
                 return
 
-    def _served_version(self, name: str) -> int | None:
+    def served_version(self, name: str) -> int | None:
+        """The version CURRENT names on disk; None when nothing is served."""
         try:
-            text = (self.root / name / CURRENT).read_text().strip()
-            return int(text)
+            return int((self.root / name / CURRENT).read_text().strip())
         except (OSError, ValueError):
             return None
 
     def _load_served(self, name: str) -> ModelSnapshot | None:
         """Load the version CURRENT names, falling back to the newest older one that loads."""
-        served = self._served_version(name)
+        served = self.served_version(name)
         candidates = [v for v in reversed(self.versions(name)) if served is None or v <= served]
         for version in candidates:
             path = self.root / name / checkpoint_name(version)
@@ -321,25 +334,22 @@ class ModelStore:
             )
         return snapshot
 
-    def served_version(self, name: str) -> int | None:
-        """The version CURRENT names on disk; None when nothing is served."""
-        return self._served_version(name)
-
     def load_version(self, name: str, version: int) -> ModelSnapshot:
         """Any kept version, served or not; CheckpointError if it is missing or unloadable."""
         return self._load_file(name, version, self.root / name / checkpoint_name(version))
 
-    def version_headers(self, name: str) -> list[tuple[int, dict[str, Any] | None]]:
-        """(version, verified checkpoint header, or None if unreadable) per kept version."""
-        headers: list[tuple[int, dict[str, Any] | None]] = []
+    def version_summaries(self, name: str) -> list[tuple[int, CheckpointSummary | None]]:
+        """(version, what its verified checkpoint says, or None if unreadable) per kept version,
+        oldest first; the weights are not loaded."""
+        summaries: list[tuple[int, CheckpointSummary | None]] = []
         for version in self.versions(name):
             path = self.root / name / checkpoint_name(version)
             try:
-                headers.append((version, read_header(path.read_bytes())))
+                summaries.append((version, read_summary(path.read_bytes())))
             except (OSError, CheckpointError) as error:
                 logger.error("unreadable checkpoint %s: %s", path, error)
-                headers.append((version, None))
-        return headers
+                summaries.append((version, None))
+        return summaries
 
     def serve(
         self, name: str, version: int, snapshot: ModelSnapshot | None = None
@@ -369,7 +379,7 @@ class ModelStore:
 
     def _prune(self, name: str) -> None:
         versions = self.versions(name)
-        served = self._served_version(name)
+        served = self.served_version(name)
         for version in versions[: -self.keep_versions]:
             if version != served:
                 (self.root / name / checkpoint_name(version)).unlink(missing_ok=True)

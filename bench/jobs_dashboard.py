@@ -21,25 +21,26 @@ from pathlib import Path
 
 import numpy as np
 
+from app.execution.hooks import WorkerHooks
+from app.execution.worker import TrainingPlan, train_in_worker
 from app.forecasting import ModelConfig, TrainingConfig
 from app.forecasting.checkpoint import parse_checkpoint
+from app.forecasting.metadata import VersionMetadata
 from app.plot import ChartData, forecast_svg
-from app.trainer import TrainingHooks, TrainingJob, run_training_job
 
 ROOT = Path(__file__).resolve().parents[1]
 REPEATS = 5
 
 
-def tutorial_job(hooks: TrainingHooks | None) -> TrainingJob:
+def tutorial_plan() -> TrainingPlan:
     series = np.sin(np.arange(800, dtype=np.float64) * 2 * 3.1416 / 40)
-    return TrainingJob(
+    return TrainingPlan(
         series=series,
         model_config=ModelConfig(),
         training=TrainingConfig(max_epochs=6, seed=0),
         test_size=40,
         season_length=None,
-        metadata={"name": "bench", "version": 1, "created_at": "2026-01-01T00:00:00Z"},
-        hooks=hooks,
+        metadata=VersionMetadata("bench", 1, "2026-01-01T00:00:00Z"),
     )
 
 
@@ -47,14 +48,14 @@ def hooks_overhead() -> tuple[float, float]:
     """Median training seconds without and with Manager-proxy hooks, alternating runs."""
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager, ProcessPoolExecutor(1, mp_context=context) as pool:
-        pool.submit(run_training_job, tutorial_job(None)).result()  # warm: torch imported
+        pool.submit(train_in_worker, tutorial_plan(), None).result()  # warm: torch imported
         plain, hooked = [], []
         for _ in range(REPEATS):
             for hooks, times in (
                 (None, plain),
-                (TrainingHooks(manager.Queue(), manager.Event()), hooked),
+                (WorkerHooks(manager.Queue(), manager.Event()), hooked),
             ):
-                checkpoint = pool.submit(run_training_job, tutorial_job(hooks)).result()
+                checkpoint = pool.submit(train_in_worker, tutorial_plan(), hooks).result()
                 forecaster, _ = parse_checkpoint(checkpoint)
                 times.append(forecaster.training.seconds)
     return statistics.median(plain), statistics.median(hooked)

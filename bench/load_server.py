@@ -1,4 +1,5 @@
-"""A real `uvicorn app.main:app --workers 1` on loopback for the load and soak benchmarks."""
+"""A real `uvicorn --factory app.main:create_app` (one worker) on loopback for the load and
+soak benchmarks."""
 
 from __future__ import annotations
 
@@ -52,9 +53,10 @@ def serve(store: Path, workdir: Path, **env: str) -> Iterator[Server]:
     environment = {**os.environ, "FORECAST_MODEL_STORE": str(store), **env}
     executable = [str(UVICORN)] if UVICORN.exists() else [sys.executable, "-m", "uvicorn"]
     with log.open("wb") as stderr:
+        app = ["--factory", "app.main:create_app", "--host", "127.0.0.1", "--port", str(port)]
         options = ["--workers", "1", "--log-level", "warning", "--no-access-log"]
         process = subprocess.Popen(
-            [*executable, "app.main:app", *options, "--host", "127.0.0.1", "--port", str(port)],
+            [*executable, *app, *options],
             cwd=ROOT,
             env=environment,
             stdout=subprocess.DEVNULL,

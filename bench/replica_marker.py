@@ -27,9 +27,10 @@ from fastapi.testclient import TestClient
 
 from app.forecasting import Forecaster, ModelConfig, TrainingConfig, fit
 from app.forecasting.checkpoint import checkpoint_bytes
+from app.forecasting.metadata import VersionMetadata, utc_now
 from app.main import create_app
 from app.settings import Settings
-from app.store import CURRENT, ModelStore, utc_now
+from app.store import CURRENT, ModelStore
 
 
 def per_call_us(function: Callable[[], object], repeat: int, number: int) -> float:
@@ -56,8 +57,7 @@ def main() -> None:
         forecaster = tutorial_forecaster()
 
         def checkpoint(version: int) -> bytes:
-            metadata = {"name": "m", "version": version, "created_at": utc_now()}
-            return checkpoint_bytes(forecaster, metadata)
+            return checkpoint_bytes(forecaster, VersionMetadata("m", version, utc_now()))
 
         store.publish("m", 1, checkpoint(1))
         marker = root / "m" / CURRENT

@@ -1,8 +1,8 @@
-"""Typed dependencies the routes declare.
+"""Typed dependencies and parameters the routes declare, and the app's one service.
 
-They are `async def` although they do no I/O: FastAPI runs a plain `def` dependency in its
-thread pool, a thread hop per dependency per request (measured: most of the difference
-between /healthz and /predict-next besides the model itself).
+The dependencies are `async def` although they do no I/O: FastAPI runs a plain `def`
+dependency in its thread pool, a thread hop per dependency per request (measured: most of the
+difference between /healthz and /predict-next besides the model itself).
 """
 
 from __future__ import annotations
@@ -10,40 +10,35 @@ from __future__ import annotations
 import secrets
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.applications import Starlette
 
 from app.errors import UnauthorizedError
-from app.jobs import JobRegistry
-from app.quality import QualityService
-from app.service import ForecastService
+from app.serving import ForecastService
 from app.settings import Settings
+from app.store import MODEL_NAME_PATTERN
 
 
-async def get_service(request: Request) -> ForecastService:
-    service: ForecastService = request.app.state.service
+def attach_service(app: Starlette, service: ForecastService) -> None:
+    """Make `service` the one the app's routes depend on (create_app does it once)."""
+    app.state.service = service
+
+
+def service_of(app: object) -> ForecastService:
+    """The service `attach_service` gave `app` (routes, and tests holding an app)."""
+    service = app.state.service if isinstance(app, Starlette) else None
+    if not isinstance(service, ForecastService):
+        raise TypeError(f"{app!r} is not an app made by create_app")
     return service
 
 
-async def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-async def get_jobs(request: Request) -> JobRegistry:
-    jobs: JobRegistry = request.app.state.jobs
-    return jobs
-
-
-async def get_quality(request: Request) -> QualityService:
-    """Backtests, versions and rollback: a thin view over the one ForecastService."""
-    return QualityService(request.app.state.service)
+async def get_service(request: Request) -> ForecastService:
+    return service_of(request.app)
 
 
 ServiceDep = Annotated[ForecastService, Depends(get_service)]
-QualityDep = Annotated[QualityService, Depends(get_quality)]
-JobsDep = Annotated[JobRegistry, Depends(get_jobs)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+NamePath = Annotated[str, Path(pattern=MODEL_NAME_PATTERN, examples=["default"])]
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -65,15 +60,15 @@ def _check_key(settings: Settings, credentials: HTTPAuthorizationCredentials | N
         )
 
 
-async def require_write_key(settings: SettingsDep, credentials: Credentials) -> None:
+async def require_write_key(service: ServiceDep, credentials: Credentials) -> None:
     """Training and deleting need the key whenever FORECAST_API_KEY is set."""
-    _check_key(settings, credentials)
+    _check_key(service.settings, credentials)
 
 
-async def require_read_key(settings: SettingsDep, credentials: Credentials) -> None:
+async def require_read_key(service: ServiceDep, credentials: Credentials) -> None:
     """Reading needs the key only when FORECAST_API_KEY_READS is true."""
-    if settings.api_key_reads:
-        _check_key(settings, credentials)
+    if service.settings.api_key_reads:
+        _check_key(service.settings, credentials)
 
 
 WriteAccess = Depends(require_write_key)
@@ -92,8 +87,7 @@ async def reading_service(request: Request) -> ForecastService:
     bench/load.py). The check is the same: the key only when FORECAST_API_KEY_READS is true,
     read by the same HTTPBearer.
     """
-    settings: Settings = request.app.state.settings
-    if settings.api_key_reads:
-        _check_key(settings, await _bearer(request))
-    service: ForecastService = request.app.state.service
+    service = service_of(request.app)
+    if service.settings.api_key_reads:
+        _check_key(service.settings, await _bearer(request))
     return service

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -10,15 +9,12 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.paths import path_templates
-from app.metrics import UNMATCHED_ROUTE, ServiceMetrics
+from app.api.errors import error_response
+from app.api.paths import PathTemplates
+from app.serving.metrics import UNMATCHED_ROUTE, ServiceMetrics
 
 logger = logging.getLogger("app.requests")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-
-
-def _error_body(code: str, message: str) -> bytes:
-    return json.dumps({"error": code, "message": message}).encode()
 
 
 class BodySizeLimitMiddleware:
@@ -26,23 +22,23 @@ class BodySizeLimitMiddleware:
 
     A declared Content-Length is checked before anything is read. A chunked body is read (up
     to the limit) before the app runs, so an over-long upload is cut off after the limit
-    instead of being buffered whole. The limit is the app's
-    `settings.max_body_bytes`, read per request because settings arrive at startup.
+    instead of being buffered whole.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
+        self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             await self.app(scope, receive, send)
             return
-        max_bytes: int = scope["app"].state.settings.max_body_bytes
+        max_bytes = self.max_bytes
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit():
             if int(declared) > max_bytes:
-                await self._reject(send, max_bytes, f"{int(declared)} bytes declared")
+                await self._reject(scope, receive, send, f"{int(declared)} bytes declared")
                 return
             # The server frames the body by Content-Length: no more than declared can arrive,
             # so there is nothing to count (and no buffering on the /predict-next hot path).
@@ -58,7 +54,7 @@ class BodySizeLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > max_bytes:
-                await self._reject(send, max_bytes, f"more than {max_bytes} bytes sent")
+                await self._reject(scope, receive, send, f"more than {max_bytes} bytes sent")
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -74,25 +70,15 @@ class BodySizeLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    @staticmethod
-    async def _reject(send: Send, max_bytes: int, received: str) -> None:
-        body = _error_body(
+    async def _reject(self, scope: Scope, receive: Receive, send: Send, received: str) -> None:
+        response = error_response(
+            413,
             "payload_too_large",
-            f"request body may be at most {max_bytes} bytes (FORECAST_MAX_BODY_BYTES); "
+            f"request body may be at most {self.max_bytes} bytes (FORECAST_MAX_BODY_BYTES); "
             f"got {received}",
+            headers={"connection": "close"},
         )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await response(scope, receive, send)
 
 
 class RequestLogMiddleware:
@@ -147,15 +133,16 @@ class MetricsMiddleware:
     schema's path templates; paths that match none share one label.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, metrics: ServiceMetrics, templates: PathTemplates) -> None:
         self.app = app
+        self.metrics = metrics
+        self.templates = templates
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        service = getattr(scope["app"].state, "service", None) if "app" in scope else None
-        if scope["type"] != "http" or service is None:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        metrics: ServiceMetrics = service.metrics
+        metrics = self.metrics
         started = time.perf_counter()
         status = 500  # unless a response starts: an exception escaped every handler
 
@@ -174,10 +161,9 @@ class MetricsMiddleware:
                 scope["method"], self._route(scope), status, time.perf_counter() - started
             )
 
-    @staticmethod
-    def _route(scope: Scope) -> str:
+    def _route(self, scope: Scope) -> str:
         path = getattr(scope.get("route"), "path", None)
         if isinstance(path, str) and path:
             return path
-        matched = path_templates(scope["app"]).match(scope["path"])
+        matched = self.templates.match(scope["path"])
         return matched.template if matched is not None else UNMATCHED_ROUTE

@@ -42,11 +42,3 @@ class PathTemplates:
                 for template, operations in self._app.openapi().get("paths", {}).items()
             ]
         return next((t for t in self._templates if t.regex.match(path)), None)
-
-
-def path_templates(app: FastAPI) -> PathTemplates:
-    """The app's one `PathTemplates`, kept on its state."""
-    templates: PathTemplates | None = getattr(app.state, "path_templates", None)
-    if templates is None:
-        templates = app.state.path_templates = PathTemplates(app)
-    return templates

@@ -20,9 +20,9 @@ from app.api.schemas_parts import (
     Start,
     TimeIndexOut,
     Timestamps,
-    metadata_fields,
 )
-from app.forecasting import CellType
+from app.forecasting import CellType, HoldoutEvaluation
+from app.serving.predictions import Prediction
 from app.store import MODEL_NAME_PATTERN, ModelSnapshot
 
 # JSON numbers only: strict mode refuses booleans and numeric strings, and NaN / Infinity
@@ -207,6 +207,13 @@ class MetricsOut(BaseModel):
     naive_mase: float | None = None
     seasonal_naive_mase: float | None = None
 
+    @classmethod
+    def of(cls, evaluation: HoldoutEvaluation | None) -> MetricsOut:
+        """The holdout scores; without a holdout, test_size 0 and every score null."""
+        if evaluation is None:
+            return cls.model_validate(dict.fromkeys(cls.model_fields) | {"test_size": 0})
+        return cls.model_validate({key: getattr(evaluation, key) for key in cls.model_fields})
+
 
 class ModelOut(BaseModel):
     model: str
@@ -221,41 +228,22 @@ class ModelOut(BaseModel):
     time_index: TimeIndexOut | None = None
 
     @classmethod
-    def from_snapshot(cls, snapshot: ModelSnapshot) -> ModelOut:
-        forecaster = snapshot.forecaster
-        evaluation = forecaster.evaluation
-        metrics: dict[str, Any] = {
-            "test_size": 0,
-            "test_mse": None,
-            "test_mae": None,
-            "test_rmse": None,
-            "test_smape": None,
-            "naive_mse": None,
-            "naive_mae": None,
-            "seasonal_naive_mse": None,
-            "seasonal_naive_mae": None,
-            "season_length": None,
-            "mase": None,
-            "naive_mase": None,
-            "seasonal_naive_mase": None,
-        }
-        if evaluation is not None:
-            metrics = {key: getattr(evaluation, key) for key in metrics}
+    def of(cls, snapshot: ModelSnapshot) -> ModelOut:
+        forecaster, metadata = snapshot.forecaster, snapshot.metadata
+        training = forecaster.training.to_dict()
         return cls(
             model=snapshot.name,
             version=snapshot.version,
             created_at=snapshot.created_at,
             config=ModelConfigOut(**forecaster.config.to_dict()),
-            training=TrainingOut(
-                **{
-                    key: value
-                    for key, value in forecaster.training.to_dict().items()
-                    if key in TrainingOut.model_fields
-                }
+            training=TrainingOut.model_validate(
+                {key: training[key] for key in TrainingOut.model_fields}
             ),
-            metrics=MetricsOut(**metrics),
+            metrics=MetricsOut.of(forecaster.evaluation),
             series_length=len(forecaster.series),
-            **metadata_fields(snapshot.metadata),
+            promotion=PromotionOut.of(metadata.promotion),
+            choices=ChoicesOut.of(metadata.choices),
+            time_index=TimeIndexOut.of(metadata.time_index),
         )
 
 
@@ -280,6 +268,19 @@ class ForecastResponse(BaseModel):
         None, description="When each forecast value falls (with timestamps or start + freq)."
     )
 
+    @classmethod
+    def of(cls, prediction: Prediction) -> ForecastResponse:
+        intervals = prediction.intervals
+        return cls(
+            model=prediction.snapshot.name,
+            version=prediction.snapshot.version,
+            horizon=len(prediction.values),
+            forecast=prediction.values.tolist(),
+            intervals=None if intervals is None else [IntervalOut.of(i) for i in intervals],
+            calibration=CalibrationOut.of(prediction.calibration),
+            timestamps=prediction.timestamps,
+        )
+
 
 class ErrorResponse(BaseModel):
     """Every error has this shape: a stable code and a message saying expected vs received."""
@@ -290,4 +291,4 @@ class ErrorResponse(BaseModel):
 
 
 class HealthResponse(BaseModel):
-    status: Literal["ok", "starting"]
+    status: Literal["ok"]

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from app.forecasting.finite import finite_or_none
+from app.serving.predictions import Chart
+
+
+def _finite(values: list[float]) -> list[float | None]:
+    return [finite_or_none(v) for v in values]
+
 
 class HoldoutOut(BaseModel):
     start: int = Field(description="Index in `series` of the first held-out value.")
@@ -33,3 +40,33 @@ class SeriesOut(BaseModel):
     bands: list[BandOut] = Field(
         description="80% and 95% prediction bands of `forecast`, when the model has them."
     )
+
+    @classmethod
+    def of(cls, chart: Chart) -> SeriesOut:
+        forecaster = chart.snapshot.forecaster
+        series = forecaster.series.tolist()
+        evaluation = forecaster.evaluation
+        holdout = None
+        if evaluation is not None and evaluation.test_size > 0:
+            holdout = HoldoutOut(
+                start=len(series) - evaluation.test_size,
+                forecast=_finite(list(evaluation.forecast)),
+                actual=list(evaluation.actual),
+            )
+        bands = [
+            BandOut(
+                level=band.level,
+                lower=_finite(band.lower.tolist()),
+                upper=_finite(band.upper.tolist()),
+            )
+            for band in chart.bands
+        ]
+        return cls(
+            model=chart.snapshot.name,
+            version=chart.snapshot.version,
+            series=series,
+            holdout=holdout,
+            horizon=0 if chart.forecast is None else len(chart.forecast),
+            forecast=[] if chart.forecast is None else _finite(chart.forecast.tolist()),
+            bands=bands,
+        )

@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from app.quality_rules import EXTRAPOLATION_RULE, ForecastExtras
+from app.forecasting.auto import AutoChoice
+from app.forecasting.intervals import PredictionInterval
+from app.forecasting.metadata import Choices, Promotion
+from app.forecasting.timestamps import TimeIndex
+from app.serving.predictions import EXTRAPOLATION_RULE, Calibration
 
 HARD_MAX_TIMESTAMPS = 1_000_000
 
@@ -71,6 +75,12 @@ class IntervalOut(BaseModel):
     lower: list[float]
     upper: list[float]
 
+    @classmethod
+    def of(cls, interval: PredictionInterval) -> IntervalOut:
+        return cls(
+            level=interval.level, lower=interval.lower.tolist(), upper=interval.upper.tolist()
+        )
+
 
 class CalibrationOut(BaseModel):
     """How the intervals were obtained (split-conformal, per horizon step)."""
@@ -84,25 +94,16 @@ class CalibrationOut(BaseModel):
     )
     extrapolation: str = EXTRAPOLATION_RULE
 
-
-def forecast_extras_fields(extras: ForecastExtras | None) -> dict[str, Any]:
-    """The optional ForecastResponse fields for `extras`."""
-    if extras is None:
-        return {}
-    fields: dict[str, Any] = {"timestamps": extras.timestamps}
-    if extras.intervals is not None and extras.calibration is not None:
-        fields["intervals"] = [
-            IntervalOut(level=i.level, lower=i.lower.tolist(), upper=i.upper.tolist())
-            for i in extras.intervals
-        ]
-        calibration = extras.calibration
-        fields["calibration"] = CalibrationOut(
+    @classmethod
+    def of(cls, calibration: Calibration | None) -> CalibrationOut | None:
+        if calibration is None:
+            return None
+        return cls(
             calibration_horizon=calibration.calibration_horizon,
             calibration_origins=calibration.calibration_origins,
             min_errors_per_step=calibration.min_errors_per_step,
             extrapolated_steps=calibration.extrapolated_steps,
         )
-    return fields
 
 
 class ChoiceOut(BaseModel):
@@ -110,11 +111,26 @@ class ChoiceOut(BaseModel):
     source: Literal["given", "auto"]
     reason: str
 
+    @classmethod
+    def of(cls, choice: AutoChoice) -> ChoiceOut:
+        return cls(value=choice.value, source=choice.source, reason=choice.reason)
+
 
 class ChoicesOut(BaseModel):
     window_size: ChoiceOut
     season_length: ChoiceOut
     difference: ChoiceOut | None = Field(None, description="value 1: the model reads differences.")
+
+    @classmethod
+    def of(cls, choices: Choices | None) -> ChoicesOut | None:
+        if choices is None:
+            return None
+        difference = choices.difference
+        return cls(
+            window_size=ChoiceOut.of(choices.window_size),
+            season_length=ChoiceOut.of(choices.season_length),
+            difference=ChoiceOut.of(difference) if difference is not None else None,
+        )
 
 
 class TimeIndexOut(BaseModel):
@@ -122,6 +138,10 @@ class TimeIndexOut(BaseModel):
     freq: str
     length: int
     date_only: bool
+
+    @classmethod
+    def of(cls, index: TimeIndex | None) -> TimeIndexOut | None:
+        return None if index is None else cls.model_validate(index.to_dict())
 
 
 class PromotionOut(BaseModel):
@@ -132,15 +152,13 @@ class PromotionOut(BaseModel):
     reason: str
     served_version: int | None = Field(description="The version served after the decision.")
 
-
-def metadata_fields(metadata: dict[str, Any]) -> dict[str, Any]:
-    """ModelOut's optional fields from a version's checkpoint metadata (absent in older ones)."""
-    fields: dict[str, Any] = {}
-    if isinstance(metadata.get("promotion"), dict):
-        fields["promotion"] = PromotionOut(**metadata["promotion"])
-    choices = metadata.get("choices")
-    if isinstance(choices, dict):
-        fields["choices"] = ChoicesOut(**choices)
-    if isinstance(metadata.get("time_index"), dict):
-        fields["time_index"] = TimeIndexOut(**metadata["time_index"])
-    return fields
+    @classmethod
+    def of(cls, promotion: Promotion | None) -> PromotionOut | None:
+        if promotion is None:
+            return None
+        return cls(
+            promoted=promotion.promoted,
+            policy=promotion.policy,
+            reason=promotion.reason,
+            served_version=promotion.served_version,
+        )

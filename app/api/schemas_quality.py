@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,9 +15,9 @@ from app.api.schemas import (
     TrainRequest,
 )
 from app.api.schemas_parts import ChoicesOut, PromotionOut
-from app.forecasting.backtest import MAX_WINDOWS, BacktestReport, Scores
-from app.quality import VersionInfo
-from app.quality_rules import TrainingChoices
+from app.forecasting.backtest import MAX_WINDOWS, Scores
+from app.serving.backtests import BacktestResult
+from app.serving.versions import Rollback, VersionInfo, VersionListing
 
 
 class BacktestRequest(TrainRequest):
@@ -102,14 +102,15 @@ class BacktestResponse(BaseModel):
     windows: list[BacktestWindowOut]
 
     @classmethod
-    def of(
-        cls, report: BacktestReport, config: dict[str, Any], choices: TrainingChoices
-    ) -> BacktestResponse:
-        index = choices.time_index
+    def of(cls, result: BacktestResult) -> BacktestResponse:
+        report, training = result.report, result.spec.training
+        index = training.time_index
+        choices = ChoicesOut.of(training.choices)
+        assert choices is not None  # a backtest always resolves its choices
         return cls(
-            config=ModelConfigOut(**config),
+            config=ModelConfigOut(**training.model_config.to_dict()),
             season_length=report.season_length,
-            choices=ChoicesOut(**choices.metadata()["choices"]),
+            choices=choices,
             refit=report.refit,
             trainings=report.trainings,
             seconds=report.seconds,
@@ -143,20 +144,17 @@ class VersionOut(BaseModel):
 
     @classmethod
     def of(cls, info: VersionInfo) -> VersionOut:
-        header = info.header
-        if header is None:
+        summary = info.summary
+        if summary is None:
             return cls(version=info.version, status="unreadable")
-        metadata = header.get("metadata") or {}
-        evaluation = header.get("evaluation") or {"test_size": 0}
-        metrics = {key: evaluation.get(key) for key in MetricsOut.model_fields}
-        promotion = metadata.get("promotion")
+        metadata = summary.metadata
         return cls(
             version=info.version,
             status=info.status,
-            created_at=metadata.get("created_at"),
-            config=ModelConfigOut(**header["config"]),
-            metrics=MetricsOut(**metrics),
-            promotion=PromotionOut(**promotion) if isinstance(promotion, dict) else None,
+            created_at=(metadata.created_at or None) if metadata is not None else None,
+            config=ModelConfigOut(**summary.config.to_dict()),
+            metrics=MetricsOut.of(summary.evaluation),
+            promotion=PromotionOut.of(metadata.promotion if metadata is not None else None),
         )
 
 
@@ -165,6 +163,15 @@ class VersionList(BaseModel):
     served_version: int | None
     keep_versions: int = Field(description="FORECAST_KEEP_VERSIONS: how many the store keeps.")
     versions: list[VersionOut]
+
+    @classmethod
+    def of(cls, listing: VersionListing) -> VersionList:
+        return cls(
+            model=listing.name,
+            served_version=listing.served_version,
+            keep_versions=listing.keep_versions,
+            versions=[VersionOut.of(v) for v in listing.versions],
+        )
 
 
 class RollbackRequest(BaseModel):
@@ -180,3 +187,8 @@ class RollbackResponse(ModelOut):
     previous_version: int | None = Field(
         None, description="The version served before the rollback."
     )
+
+    @classmethod
+    def after(cls, rollback: Rollback) -> RollbackResponse:
+        served = ModelOut.of(rollback.snapshot).model_dump()
+        return cls(**served, previous_version=rollback.previous_version)

@@ -18,8 +18,8 @@ from multiprocessing.managers import SyncManager
 from typing import Any
 
 from app.errors import ServiceError
-from app.process_guard import exit_with_parent
-from app.trainer import TrainingHooks
+from app.execution.hooks import WorkerHooks
+from app.execution.process_guard import exit_with_parent
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class ProcessChannels:
     @contextlib.asynccontextmanager
     async def open(
         self, on_item: Callable[[dict[str, Any]], None], cancel_flags: list[Any]
-    ) -> AsyncIterator[TrainingHooks]:
+    ) -> AsyncIterator[WorkerHooks]:
         """Hooks for one worker call. `on_item` runs on the event loop for each progress dict;
         the cancel flag sits in `cancel_flags` while the channel is open."""
         progress, cancel = await self._pair()
@@ -85,7 +85,7 @@ class ProcessChannels:
 
         pumping = asyncio.ensure_future(asyncio.to_thread(pump))
         try:
-            yield TrainingHooks(progress=progress, cancel=cancel)
+            yield WorkerHooks(progress=progress, cancel=cancel)
         finally:
             cancel_flags.remove(cancel)
             try:

@@ -19,6 +19,8 @@ from app.errors import (
     ServiceError,
     TooManyJobsError,
 )
+from app.execution.hooks import WorkerHooks
+from app.forecasting.metadata import utc_now
 from app.jobs.channel import ProcessChannels, set_quietly
 from app.jobs.state import (
     EventKind,
@@ -30,8 +32,6 @@ from app.jobs.state import (
     finite,
     json_safe,
 )
-from app.store import utc_now
-from app.trainer import TrainingHooks
 
 logger = logging.getLogger(__name__)
 
@@ -91,14 +91,18 @@ class JobContext:
         self._registry._update(self._job, "progress", progress=progress)
 
     @contextlib.asynccontextmanager
-    async def process_hooks(self, translate: EventTranslator) -> AsyncIterator[TrainingHooks]:
-        """Picklable hooks for a worker process (`TrainingJob.hooks`).
+    async def process_hooks(
+        self, translate: EventTranslator | None = None
+    ) -> AsyncIterator[WorkerHooks]:
+        """Picklable hooks for a worker process (app/execution/hooks.py).
 
         Every dict the worker puts on `hooks.progress` is translated into a `Progress` and
         reported; `hooks.cancel` is set when the job is cancelled (or already was).
         """
 
         def deliver(item: dict[str, Any]) -> None:
+            if translate is None:  # the work reports no progress
+                return
             try:
                 progress = translate(item)
             except Exception:
@@ -120,11 +124,16 @@ class JobRegistry:
         self, *, max_jobs: int, max_running: int, retention_seconds: float, max_finished: int
     ) -> None:
         self.max_jobs = max_jobs
+        self.max_running = max_running
         self.retention_seconds = retention_seconds
         self.max_finished = max_finished
+        self.open()
+
+    def open(self) -> None:
+        """Start empty and accepting jobs (again, after a shutdown): a server's start."""
         self.channels = ProcessChannels()
         self._jobs: dict[str, _Job] = {}  # creation order
-        self._slots = asyncio.Semaphore(max_running)
+        self._slots = asyncio.Semaphore(self.max_running)
         self._closing = False
 
     # ----- reading ---------------------------------------------------------------------------

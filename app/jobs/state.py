@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from app.forecasting.finite import finite_or_none
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 EventKind = Literal["status", "progress"]
 FINISHED: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 
 
-def finite(value: Any) -> float | None:
+def finite(value: float | None) -> float | None:
     """JSON has no NaN or Infinity: a diverged loss is reported as null."""
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
+    return None if value is None else finite_or_none(value)
 
 
 def json_safe(value: Any) -> Any:

@@ -2,9 +2,9 @@
 
     python seed_default_model.py /model_store
 
-The checkpoint is the app's own format (the same `ForecastService.ensure_default_model` the server
-runs at startup), so a container starts serving in seconds instead of training first. It fails
-the build if the training fails.
+The checkpoint is the app's own format (the same `DefaultModel.ensure` the server runs at
+startup), so a container starts serving in seconds instead of training first. It fails the build
+if the training fails.
 """
 
 from __future__ import annotations
@@ -13,18 +13,16 @@ import asyncio
 import sys
 from pathlib import Path
 
-from app.service import ForecastService
+from app.execution.local import LocalPool, shutdown_pools
+from app.serving import ForecastService
 from app.settings import Settings
-from app.store import ModelStore
-from app.trainer import TrainingRunner, shutdown_pools
 
 
 async def seed(root: Path) -> None:
-    settings = Settings(model_store=root)
-    store = ModelStore(root, keep_versions=settings.keep_versions)
-    store.load_all()
-    service = ForecastService(settings, store, TrainingRunner(1))
-    snapshot = await service.ensure_default_model()
+    # One torch thread, as the server's trainings on a one- or two-core container use.
+    service = ForecastService(Settings(model_store=root, torch_threads=1), executor=LocalPool(1))
+    service.store.load_all()
+    snapshot = await service.default.ensure()
     training = snapshot.forecaster.training
     evaluation = snapshot.forecaster.evaluation
     print(

@@ -7,19 +7,16 @@ from functools import cache
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Path, Query, Response
+from fastapi import APIRouter, FastAPI, Query, Response
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from app.api.deps import ReadAccess, ServiceDep
+from app.api.deps import NamePath, ReadAccess, ServiceDep
 from app.api.responses import READ_ERRORS
-from app.api.schemas_dashboard import BandOut, HoldoutOut, SeriesOut
+from app.api.schemas_dashboard import SeriesOut
 from app.plot import Band, ChartData, forecast_svg
-from app.service import ForecastService
-from app.store import MODEL_NAME_PATTERN
 
 STATIC = FilePath(__file__).resolve().parents[2] / "static"
-BAND_LEVELS = (80.0, 95.0)
 # The page loads nothing from elsewhere: scripts, styles and data all come from this server.
 PAGE_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -27,7 +24,6 @@ PAGE_POLICY = (
 )
 
 router = APIRouter(tags=["dashboard"])
-NamePath = Annotated[str, Path(pattern=MODEL_NAME_PATTERN, examples=["default"])]
 HorizonQuery = Annotated[
     int,
     Query(
@@ -50,48 +46,6 @@ async def dashboard() -> HTMLResponse:
     return HTMLResponse(_page(), headers={"Content-Security-Policy": PAGE_POLICY})
 
 
-def _finite(values: list[float]) -> list[float | None]:
-    return [v if math.isfinite(v) else None for v in values]
-
-
-def chart_data(service: ForecastService, name: str, horizon: int) -> SeriesOut:
-    """One snapshot's series, holdout test and `horizon`-step forecast with its bands."""
-    if horizon > 0:
-        prediction = service.forecast(name, horizon, None)
-        snapshot, future = prediction.snapshot, prediction.values
-    else:
-        snapshot, future = service.snapshot(name), None
-    forecaster = snapshot.forecaster
-    series = forecaster.series.tolist()
-    evaluation = forecaster.evaluation
-    holdout = None
-    if evaluation is not None and evaluation.test_size > 0:
-        holdout = HoldoutOut(
-            start=len(series) - evaluation.test_size,
-            forecast=_finite(list(evaluation.forecast)),
-            actual=list(evaluation.actual),
-        )
-    bands = []
-    if future is not None and forecaster.intervals is not None:
-        for interval in forecaster.intervals.intervals(future, BAND_LEVELS):
-            bands.append(
-                BandOut(
-                    level=interval.level,
-                    lower=_finite(interval.lower.tolist()),
-                    upper=_finite(interval.upper.tolist()),
-                )
-            )
-    return SeriesOut(
-        model=snapshot.name,
-        version=snapshot.version,
-        series=series,
-        holdout=holdout,
-        horizon=horizon,
-        forecast=[] if future is None else _finite(future.tolist()),
-        bands=bands,
-    )
-
-
 @router.get(
     "/models/{name}/series",
     response_model=SeriesOut,
@@ -101,7 +55,7 @@ def chart_data(service: ForecastService, name: str, horizon: int) -> SeriesOut:
 async def model_series(name: NamePath, service: ServiceDep, horizon: HorizonQuery = 0) -> SeriesOut:
     """The data of the dashboard's chart: the training series, the holdout forecast against the
     actual values, and (with `horizon`) a future forecast with 80/95% bands when available."""
-    return chart_data(service, name, horizon)
+    return SeriesOut.of(service.predictions.chart(name, horizon))
 
 
 SVG_RESPONSE: dict[int | str, dict[str, Any]] = {
@@ -131,7 +85,7 @@ async def model_plot(
 ) -> Response:
     """The forecast chart as SVG, for people without a browser: the series, the holdout
     forecast against the actual values, and a `horizon`-step forecast with its bands."""
-    data = chart_data(service, name, horizon)
+    data = SeriesOut.of(service.predictions.chart(name, horizon))
     shown = len(data.series) if history is None else min(history, len(data.series))
     holdout = _nan(data.holdout.forecast)[-shown:] if data.holdout else []
     chart = ChartData(

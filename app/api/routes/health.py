@@ -4,6 +4,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from app.api.deps import ServiceDep
+from app.api.errors import error_response
 from app.api.schemas import ErrorResponse, HealthResponse
 
 router = APIRouter(tags=["health"])
@@ -24,7 +25,4 @@ async def readyz(service: ServiceDep) -> HealthResponse | JSONResponse:
     """Readiness: 200 once the default model serves, 503 before."""
     if service.ready:
         return HealthResponse(status="ok")
-    return JSONResponse(
-        status_code=503,
-        content={"error": "not_ready", "message": "the default model is not ready yet"},
-    )
+    return error_response(503, "not_ready", "the default model is not ready yet")

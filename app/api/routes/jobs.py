@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from app.api.deps import JobsDep, ReadAccess, WriteAccess
+from app.api.deps import ReadAccess, ServiceDep, WriteAccess
 from app.api.schemas import ErrorResponse
 from app.api.schemas_jobs import (
     JOB_ID_EXAMPLE,
@@ -57,9 +57,9 @@ _EVENTS_EXAMPLE = (
 @router.get(
     "", response_model=JobList, dependencies=[ReadAccess], responses=_errors({401: _UNAUTHORIZED})
 )
-async def list_jobs(jobs: JobsDep) -> JobList:
+async def list_jobs(service: ServiceDep) -> JobList:
     """Recent jobs, newest first: the unfinished ones and those finished lately."""
-    return JobList(jobs=[JobOut.from_state(state) for state in jobs.list()])
+    return JobList(jobs=[JobOut.from_state(state) for state in service.jobs.list()])
 
 
 @router.get(
@@ -68,9 +68,9 @@ async def list_jobs(jobs: JobsDep) -> JobList:
     dependencies=[ReadAccess],
     responses=_errors({401: _UNAUTHORIZED, 404: _NOT_FOUND, 422: _INVALID}),
 )
-async def get_job(job_id: JobIdPath, jobs: JobsDep) -> JobOut:
+async def get_job(job_id: JobIdPath, service: ServiceDep) -> JobOut:
     """A job's status and progress; its result when it succeeded, its error when it failed."""
-    return JobOut.from_state(jobs.get(job_id))
+    return JobOut.from_state(service.jobs.get(job_id))
 
 
 @router.delete(
@@ -86,10 +86,10 @@ async def get_job(job_id: JobIdPath, jobs: JobsDep) -> JobOut:
         }
     ),
 )
-async def cancel_job(job_id: JobIdPath, jobs: JobsDep) -> JobOut:
+async def cancel_job(job_id: JobIdPath, service: ServiceDep) -> JobOut:
     """Cancel a job: a queued one at once (`cancelled`), a running one at its next batch
     (`cancel_requested` until it stops). Nothing of a cancelled training is published."""
-    return JobOut.from_state(await jobs.cancel(job_id))
+    return JobOut.from_state(await service.jobs.cancel(job_id))
 
 
 @router.get(
@@ -108,7 +108,7 @@ async def cancel_job(job_id: JobIdPath, jobs: JobsDep) -> JobOut:
 )
 async def job_events(
     job_id: JobIdPath,
-    jobs: JobsDep,
+    service: ServiceDep,
     last_event_id: Annotated[
         int | None,
         Header(
@@ -119,7 +119,7 @@ async def job_events(
     ] = None,
 ) -> EventSourceResponse:
     """Live progress as Server-Sent Events, one per epoch, until the job finishes."""
-    events = jobs.events(job_id, after=last_event_id or 0)
+    events = service.jobs.events(job_id, after=last_event_id or 0)
     return EventSourceResponse(_render(events), ping=SSE_PING_SECONDS)
 
 

@@ -1,28 +1,24 @@
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, Response
 
-from fastapi import APIRouter, Path, Response
-
-from app.api.deps import ReadAccess, ServiceDep, WriteAccess
+from app.api.deps import NamePath, ReadAccess, ServiceDep, WriteAccess
 from app.api.responses import READ_ERRORS, errors
 from app.api.schemas import ModelList, ModelOut
-from app.store import MODEL_NAME_PATTERN
 
 router = APIRouter(prefix="/models", tags=["models"])
-NamePath = Annotated[str, Path(pattern=MODEL_NAME_PATTERN, examples=["default"])]
 
 
 @router.get("", response_model=ModelList, dependencies=[ReadAccess], responses=errors(401))
 async def list_models(service: ServiceDep) -> ModelList:
     """Every model with its served version, config and holdout metrics."""
-    return ModelList(models=[ModelOut.from_snapshot(s) for s in service.list_snapshots()])
+    return ModelList(models=[ModelOut.of(s) for s in service.predictions.models()])
 
 
 @router.get("/{name}", response_model=ModelOut, dependencies=[ReadAccess], responses=READ_ERRORS)
 async def get_model(name: NamePath, service: ServiceDep) -> ModelOut:
     """One model's served version, config, training summary and holdout metrics."""
-    return ModelOut.from_snapshot(service.snapshot(name))
+    return ModelOut.of(service.predictions.snapshot(name))
 
 
 @router.delete(
@@ -34,5 +30,5 @@ async def get_model(name: NamePath, service: ServiceDep) -> ModelOut:
 )
 async def delete_model(name: NamePath, service: ServiceDep) -> Response:
     """Remove a model from memory and disk."""
-    await service.delete(name)
+    await service.versions.delete(name)
     return Response(status_code=204)

@@ -11,8 +11,6 @@ from app.api.schemas import (
     PredictNextRequest,
     PredictNextResponse,
 )
-from app.api.schemas_parts import forecast_extras_fields
-from app.quality_rules import TimeInput
 
 # No router dependencies: see deps.reading_service.
 router = APIRouter(tags=["predict"], responses=BODY_READ_ERRORS)
@@ -20,7 +18,8 @@ router = APIRouter(tags=["predict"], responses=BODY_READ_ERRORS)
 
 async def predict_next(body: PredictNextRequest, request: Request) -> Response:
     """The value after one window of exactly the model's window_size values."""
-    result = (await reading_service(request)).predict_next(body.model, body.window)
+    service = await reading_service(request)
+    result = service.predictions.predict_next(body.model, body.window)
     answer = PredictNextResponse(
         model=result.snapshot.name,
         version=result.snapshot.version,
@@ -47,17 +46,5 @@ async def forecast(body: ForecastRequest, request: Request) -> ForecastResponse:
     (series + forecast[:k]), as repeated /predict-next calls would give (to float32 rounding).
     With `level`, split-conformal intervals; with timestamps (or start + freq), the forecast's
     timestamps."""
-    result = (await reading_service(request)).forecast(
-        body.model,
-        body.horizon,
-        body.series,
-        levels=body.level,
-        time=TimeInput(body.timestamps, body.start, body.freq),
-    )
-    return ForecastResponse(
-        model=result.snapshot.name,
-        version=result.snapshot.version,
-        horizon=body.horizon,
-        forecast=result.values.tolist(),
-        **forecast_extras_fields(result.extras),
-    )
+    service = await reading_service(request)
+    return ForecastResponse.of(service.predictions.forecast(body))

@@ -1,20 +1,14 @@
-"""Training as a background job: progress with an estimate of the rest, then publish."""
+"""A training worker's epoch reports as job progress, with an estimate of the time left."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from app.forecasting import TrainingConfig
-from app.jobs.registry import EventTranslator, JobContext, JobWork
+from app.jobs.registry import EventTranslator
 from app.jobs.state import Progress
 
-if TYPE_CHECKING:
-    from app.service import ForecastService, TrainSpec
-    from app.store import ModelSnapshot
 
-
-def training_progress(refit_epochs: int) -> EventTranslator:
+def epoch_progress(refit_epochs: int) -> EventTranslator:
     """Turn a worker's `EpochProgress` dicts into `Progress`, with an estimate of the rest."""
     per_epoch = 0.0
 
@@ -43,22 +37,3 @@ def training_progress(refit_epochs: int) -> EventTranslator:
         )
 
     return translate
-
-
-def training_work(
-    service: ForecastService, spec: TrainSpec, render: Callable[[ModelSnapshot], dict[str, Any]]
-) -> JobWork:
-    """A job that trains `spec` in a worker process, reporting each epoch, and publishes it.
-
-    `render` turns the published snapshot into the job's result (the body of a synchronous
-    POST /train).
-    """
-    # The refit on the whole series follows only when there is a holdout (see `fit`).
-    refit_epochs = TrainingConfig().refit_epochs if spec.test_size > 0 else 0
-
-    async def work(context: JobContext) -> dict[str, Any]:
-        async with context.process_hooks(training_progress(refit_epochs)) as hooks:
-            snapshot = await service.train(spec, hooks=hooks)
-        return render(snapshot)
-
-    return work
