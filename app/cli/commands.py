@@ -1,4 +1,4 @@
-"""The command line: `python -m app ...` or `forecast-service ...`.
+"""The commands of the command line and what each calls; exit statuses below.
 
 Exit status: 0 done; 1 the server refused or failed (its message is printed); 2 bad command
 line or input file; 3 the server could not be reached.
@@ -12,13 +12,12 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from app.cli_io import (
-    InputError,
+from app.cli.csv_input import InputError, read_csv_series
+from app.cli.output import (
     ProgressBar,
     dump_json,
     model_summary,
     models_table,
-    read_csv_series,
     table,
     write_forecast,
 )
@@ -61,17 +60,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_serve(commands.add_parser("serve", help="run the server"))
+    models = commands.add_parser("models", help="list the served models and their scores")
+    models.add_argument("--format", choices=["table", "json"], default="table")
+    _add_train(commands.add_parser("train", help="train a model on a column of a CSV file"))
+    _add_forecast(commands.add_parser("forecast", help="forecast the steps after a model's series"))
+    jobs = commands.add_parser("jobs", help="list recent background jobs")
+    jobs.add_argument("--format", choices=["table", "json"], default="table")
+    cancel = commands.add_parser("cancel", help="cancel a queued or running job")
+    cancel.add_argument("job_id")
+    return parser
 
-    serve = commands.add_parser("serve", help="run the server")
+
+def _add_serve(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--store", help="model store directory (env FORECAST_MODEL_STORE)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
-    models = commands.add_parser("models", help="list the served models and their scores")
-    models.add_argument("--format", choices=["table", "json"], default="table")
 
-    train = commands.add_parser("train", help="train a model on a column of a CSV file")
+def _add_train(train: argparse.ArgumentParser) -> None:
     train.add_argument("file", help="CSV file ('-' for standard input)")
     train.add_argument("--model", required=True, help="model name")
     train.add_argument("--column", help="header name or 1-based position (default: last numeric)")
@@ -86,19 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-wait", action="store_true", help="print the job and return")
     train.add_argument("--format", choices=["table", "json"], default="table")
 
-    forecast = commands.add_parser("forecast", help="forecast the steps after a model's series")
+
+def _add_forecast(forecast: argparse.ArgumentParser) -> None:
     forecast.add_argument("--model", default="default")
     forecast.add_argument("--horizon", type=_positive, required=True)
     forecast.add_argument(
         "--level", type=float, action="append", help="interval level in percent (repeatable)"
     )
     forecast.add_argument("--format", choices=["table", "json", "csv"], default="table")
-
-    jobs = commands.add_parser("jobs", help="list recent background jobs")
-    jobs.add_argument("--format", choices=["table", "json"], default="table")
-    cancel = commands.add_parser("cancel", help="cancel a queued or running job")
-    cancel.add_argument("job_id")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
