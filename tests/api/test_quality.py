@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,10 +13,11 @@ from fastapi.testclient import TestClient
 
 from app.forecasting import ModelConfig, TrainingConfig, fit
 from app.forecasting.checkpoint import Checkpoint, checkpoint_bytes
+from app.forecasting.metadata import VersionMetadata
 from app.main import create_app
 from app.settings import Settings
 from app.store import ModelStore
-from tests.conftest import small_train_body, wait_ready
+from tests.conftest import finished_job, train_body, wait_ready
 
 # A sine whose period (12.5) is not a whole number of steps: the seasonal naive forecast drifts,
 # and a small LSTM beats both baselines within a few epochs (seed 0: MAE 0.011 after 20 epochs,
@@ -23,19 +25,10 @@ from tests.conftest import small_train_body, wait_ready
 DRIFTING = [math.sin(2 * math.pi * t / 12.5) for t in range(240)]
 
 
-def gate_body(name: str, epochs: int, **overrides: object) -> dict[str, object]:
-    body: dict[str, object] = {
-        "model": name,
-        "series": DRIFTING,
-        "window_size": 12,
-        "hidden_size": 8,
-        "test_size": 12,
-        "season_length": 12,
-        "epochs": epochs,
-        "seed": 0,
-    }
-    body.update(overrides)
-    return body
+def gate_body(name: str, epochs: int, **overrides: Any) -> dict[str, Any]:
+    """A training on DRIFTING left to the promotion gate (no `promote`: its default)."""
+    gated = train_body(name, series=DRIFTING, season_length=12, epochs=epochs, seed=0, **overrides)
+    return gated if "promote" in overrides else {k: v for k, v in gated.items() if k != "promote"}
 
 
 # ----- intervals ---------------------------------------------------------------------------
@@ -90,7 +83,7 @@ def test_a_model_without_calibration_errors_says_so(client: TestClient, store_di
     config, training = ModelConfig(window_size=8, hidden_size=4), TrainingConfig(max_epochs=1)
     uncalibrated = fit(series, config, training, test_size=5, calibrate=False)  # like old files
     store = ModelStore(store_dir)
-    data = checkpoint_bytes(uncalibrated, {"name": "old", "version": 1, "created_at": "x"})
+    data = checkpoint_bytes(uncalibrated, VersionMetadata("old", 1, "x"))
     store.publish("old", 1, Checkpoint.parse(data))
     assert client.post("/forecast", json={"model": "old", "horizon": 2}).status_code == 200
     response = client.post("/forecast", json={"model": "old", "horizon": 2, "level": [80]})
@@ -102,7 +95,7 @@ def test_a_model_without_calibration_errors_says_so(client: TestClient, store_di
 
 
 def test_training_with_start_and_freq_dates_later_forecasts(client: TestClient) -> None:
-    body = small_train_body("monthly", start="2010-01-01", freq="MS")
+    body = train_body("monthly", start="2010-01-01", freq="MS")
     trained = client.post("/train", json=body).json()
     assert trained["time_index"] == {
         "start": "2010-01-01",
@@ -130,7 +123,7 @@ def test_training_with_start_and_freq_dates_later_forecasts(client: TestClient) 
 
 def test_explicit_timestamps_infer_the_frequency(client: TestClient) -> None:
     days = [f"2024-01-{d:02d}" for d in range(1, 32)] + [f"2024-02-{d:02d}" for d in range(1, 30)]
-    body = small_train_body("daily", series=[math.sin(i / 2) for i in range(60)], timestamps=days)
+    body = train_body("daily", series=[math.sin(i / 2) for i in range(60)], timestamps=days)
     assert client.post("/train", json=body).json()["time_index"]["freq"] == "D"
     forecast = client.post("/forecast", json={"model": "daily", "horizon": 2}).json()
     assert forecast["timestamps"] == ["2024-03-01", "2024-03-02"]
@@ -158,7 +151,7 @@ def test_explicit_timestamps_infer_the_frequency(client: TestClient) -> None:
 def test_bad_timestamps_are_refused_with_the_reason(
     client: TestClient, extra: dict[str, object], fragment: str
 ) -> None:
-    response = client.post("/train", json=small_train_body("dated", **extra))
+    response = client.post("/train", json=train_body("dated", **extra))
     assert response.status_code == 422, response.text
     assert fragment in response.json()["message"]
     assert client.get("/models/dated").status_code == 404
@@ -168,7 +161,7 @@ def test_bad_timestamps_are_refused_with_the_reason(
 
 
 def test_window_and_season_default_to_auto_and_are_reported(client: TestClient) -> None:
-    body = small_train_body("auto")
+    body = train_body("auto")
     del body["window_size"]
     trained = client.post("/train", json=body).json()
     assert trained["config"]["window_size"] == 12
@@ -181,18 +174,18 @@ def test_window_and_season_default_to_auto_and_are_reported(client: TestClient) 
     assert trained["metrics"]["season_length"] == 12
     assert trained["choices"]["difference"]["value"] == 0
     assert trained["config"]["difference"] is False
-    given = client.post("/train", json=small_train_body("given", season_length=6)).json()
+    given = client.post("/train", json=train_body("given", season_length=6)).json()
     assert given["choices"]["window_size"]["source"] == "given"
     assert given["choices"]["season_length"]["value"] == 6
 
 
 def test_a_trending_series_is_differenced(client: TestClient) -> None:
     series = [0.05 * x + math.sin(x * 2 * math.pi / 12) for x in range(200)]
-    trained = client.post("/train", json=small_train_body("trend", series=series)).json()
+    trained = client.post("/train", json=train_body("trend", series=series)).json()
     assert trained["config"]["difference"] is True
     assert trained["choices"]["difference"]["value"] == 1
     assert "explains" in trained["choices"]["difference"]["reason"]
-    body = small_train_body("levels", series=series, difference=False)
+    body = train_body("levels", series=series, difference=False)
     assert client.post("/train", json=body).json()["config"]["difference"] is False
 
 
@@ -213,7 +206,7 @@ def test_the_default_model_keeps_its_configuration_under_auto(client: TestClient
 
 
 def test_a_model_worse_than_the_baselines_is_kept_but_not_served(client: TestClient) -> None:
-    body = small_train_body("weak", epochs=1)
+    body = train_body("weak", epochs=1)
     del body["promote"]
     trained = client.post("/train", json=body).json()
     assert trained["version"] == 1
@@ -254,7 +247,7 @@ def test_the_gate_compares_with_the_serving_version(client: TestClient) -> None:
 
 
 def test_if_better_needs_a_holdout(client: TestClient) -> None:
-    body = small_train_body("noholdout", test_size=0, promote="if_better")
+    body = train_body("noholdout", test_size=0, promote="if_better")
     response = client.post("/train", json=body)
     assert response.status_code == 422
     assert "needs test_size > 0" in response.json()["message"]
@@ -265,7 +258,7 @@ def test_if_better_needs_a_holdout(client: TestClient) -> None:
 
 def test_rollback_serves_the_previous_version_then_any_kept_one(client: TestClient) -> None:
     for seed in (1, 2, 3):
-        assert client.post("/train", json=small_train_body("roll", seed=seed)).status_code == 200
+        assert client.post("/train", json=train_body("roll", seed=seed)).status_code == 200
     forecast_v2 = client.post("/forecast", json={"model": "roll", "horizon": 4}).json()
     rolled = client.post("/models/roll/rollback")
     assert rolled.status_code == 200
@@ -292,7 +285,7 @@ def test_the_store_keeps_the_last_keep_versions(store_dir: Path) -> None:
     with TestClient(create_app(settings)) as client:
         wait_ready(client)
         for seed in range(4):
-            client.post("/train", json=small_train_body("pruned", seed=seed))
+            client.post("/train", json=train_body("pruned", seed=seed))
         listed = client.get("/models/pruned/versions").json()
         assert listed["keep_versions"] == 2
         assert [v["version"] for v in listed["versions"]] == [3, 4]
@@ -308,13 +301,11 @@ def test_the_store_keeps_the_last_keep_versions(store_dir: Path) -> None:
 
 
 def test_backtest_reports_windows_and_baselines(client: TestClient) -> None:
-    body = small_train_body(
-        "ignored", n_windows=3, horizon=6, step=4, start="2015-01-01", freq="MS"
-    )
+    body = train_body("ignored", n_windows=3, horizon=6, step=4, start="2015-01-01", freq="MS")
     response = client.post("/backtest", json=body)
     assert response.status_code == 200, response.text
     report = response.json()
-    series = np.array(body["series"])  # type: ignore[arg-type]
+    series = np.array(body["series"])
     assert [w["origin"] for w in report["windows"]] == [106, 110, 114]
     assert report["windows"][0]["origin_timestamp"] == "2023-11-01"
     assert report["trainings"] == 3
@@ -332,26 +323,20 @@ def test_backtest_reports_windows_and_baselines(client: TestClient) -> None:
 
 
 def test_backtest_as_a_job_gives_the_same_report(client: TestClient) -> None:
-    import time
-
-    body = small_train_body(n_windows=2, horizon=5, refit=False)
+    body = train_body(n_windows=2, horizon=5, refit=False)
     direct = client.post("/backtest", json=body).json()
     accepted = client.post("/backtest", json={**body, "wait": False})
     assert accepted.status_code == 202, accepted.text
     location = accepted.headers["location"]
     assert location == f"/jobs/{accepted.json()['id']}"
-    deadline = time.monotonic() + 120
-    job = client.get(location).json()
-    while job["status"] not in ("succeeded", "failed", "cancelled") and time.monotonic() < deadline:
-        time.sleep(0.05)
-        job = client.get(location).json()
+    job = finished_job(client, accepted.json()["id"])
     assert job["status"] == "succeeded", job
     assert job["kind"] == "backtest"
     assert job["result"]["aggregate"] == direct["aggregate"]  # same seed, same windows
 
 
 def test_backtest_without_refit_trains_once(client: TestClient) -> None:
-    body = small_train_body(n_windows=2, horizon=5, refit=False)
+    body = train_body(n_windows=2, horizon=5, refit=False)
     report = client.post("/backtest", json=body).json()
     assert report["trainings"] == 1
     assert [w["epochs"] > 0 for w in report["windows"]] == [True, False]
@@ -368,6 +353,6 @@ def test_backtest_without_refit_trains_once(client: TestClient) -> None:
     ],
 )
 def test_backtest_bounds(client: TestClient, overrides: dict[str, object], fragment: str) -> None:
-    response = client.post("/backtest", json=small_train_body(**overrides))
+    response = client.post("/backtest", json=train_body(**overrides))
     assert response.status_code == 422, response.text
     assert fragment in response.json()["message"]

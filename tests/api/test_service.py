@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import shutil
 import threading
 from pathlib import Path
+from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.api.deps import service_of
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import small_train_body, wait_ready
+from tests.conftest import train_body, wait_ready
 
 
 def test_health_and_readiness(client: TestClient) -> None:
@@ -48,7 +52,7 @@ def test_startup_trains_the_default_model_when_the_store_is_empty(tmp_path: Path
 
 
 def test_train_predict_forecast_round_trip(client: TestClient) -> None:
-    response = client.post("/train", json=small_train_body("sales"))
+    response = client.post("/train", json=train_body("sales"))
     assert response.status_code == 200, response.text
     trained = response.json()
     assert trained["model"] == "sales"
@@ -76,7 +80,7 @@ def test_train_predict_forecast_round_trip(client: TestClient) -> None:
     assert forecast["horizon"] == 7
     assert len(forecast["forecast"]) == 7
 
-    retrained = client.post("/train", json=small_train_body("sales", seed=2)).json()
+    retrained = client.post("/train", json=train_body("sales", seed=2)).json()
     assert retrained["version"] == 2
     assert client.get("/models/sales").json()["version"] == 2
     names = [m["model"] for m in client.get("/models").json()["models"]]
@@ -84,7 +88,7 @@ def test_train_predict_forecast_round_trip(client: TestClient) -> None:
 
 
 def test_test_size_zero_gives_null_metrics(client: TestClient) -> None:
-    body = small_train_body("nometrics", test_size=0)
+    body = train_body("nometrics", test_size=0)
     metrics = client.post("/train", json=body).json()["metrics"]
     assert metrics["test_mse"] is None
     assert metrics["mase"] is None
@@ -170,7 +174,7 @@ def test_nan_and_infinity_literals_are_refused(client: TestClient, literal: byte
 
 
 def test_delete_model(client: TestClient, store_dir: Path) -> None:
-    client.post("/train", json=small_train_body("gone"))
+    client.post("/train", json=train_body("gone"))
     assert (store_dir / "gone").exists()
     assert client.delete("/models/gone").status_code == 204
     assert client.get("/models/gone").status_code == 404
@@ -182,15 +186,15 @@ def test_delete_model(client: TestClient, store_dir: Path) -> None:
 def test_versions_survive_a_restart(settings: Settings) -> None:
     with TestClient(create_app(settings)) as client:
         wait_ready(client)
-        client.post("/train", json=small_train_body("keep"))
-        second = client.post("/train", json=small_train_body("keep", seed=5)).json()
+        client.post("/train", json=train_body("keep"))
+        second = client.post("/train", json=train_body("keep", seed=5)).json()
         forecast = client.post("/forecast", json={"model": "keep", "horizon": 5}).json()
     with TestClient(create_app(settings)) as client:
         wait_ready(client)
         assert client.get("/models/keep").json()["version"] == second["version"] == 2
         again = client.post("/forecast", json={"model": "keep", "horizon": 5}).json()
         assert again == forecast
-        assert client.post("/train", json=small_train_body("keep")).json()["version"] == 3
+        assert client.post("/train", json=train_body("keep")).json()["version"] == 3
 
 
 def test_corrupted_checkpoint_at_startup_is_skipped_and_default_retrained(
@@ -207,33 +211,45 @@ def test_corrupted_checkpoint_at_startup_is_skipped_and_default_retrained(
         assert client.get("/healthz").status_code == 200
 
 
-def test_predictions_keep_flowing_during_a_retrain(client: TestClient) -> None:
-    client.post("/train", json=small_train_body("busy"))
+def test_predictions_keep_flowing_during_a_retrain(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client.post("/train", json=train_body("busy"))
     # Long enough (seconds) to overlap many forecasts, short enough for CI.
-    long_body = small_train_body("busy", epochs=15, series=[math.sin(i / 3) for i in range(1200)])
-    results: dict[str, object] = {}
+    long_body = train_body("busy", epochs=15, series=[math.sin(i / 3) for i in range(1200)])
+    executor = service_of(client.app).executor
+    train_in_process = executor.train
+    started, trained, release = threading.Event(), threading.Event(), threading.Event()
 
-    def retrain() -> None:
-        results["train"] = client.post("/train", json=long_body)
+    async def observed(*args: Any, **kwargs: Any) -> Any:
+        """The real training, then held (with the model's lock) until the test releases it."""
+        started.set()
+        checkpoint = await train_in_process(*args, **kwargs)
+        trained.set()
+        await asyncio.to_thread(release.wait, 120)
+        return checkpoint
 
-    thread = threading.Thread(target=retrain)
+    monkeypatch.setattr(executor, "train", observed)
+    responses: list[httpx.Response] = []
+    thread = threading.Thread(
+        target=lambda: responses.append(client.post("/train", json=long_body))
+    )
     thread.start()
-    versions: set[int] = set()
-    conflict = None
-    store = client.app.state.service.store  # type: ignore[attr-defined]
-    while thread.is_alive():
+    assert started.wait(120), "the retrain never reached its training process"
+    versions = []
+    while not versions or not trained.is_set():  # while the retrain runs in its process
         response = client.post("/forecast", json={"model": "busy", "horizon": 3})
         assert response.status_code == 200
-        versions.add(response.json()["version"])
-        # Only once the retrain holds the model's lock is a second train a conflict.
-        if conflict is None and store.is_training("busy"):
-            conflict = client.post("/train", json=small_train_body("busy"))
+        versions.append(response.json()["version"])
+    conflict = client.post("/train", json=train_body("busy"))  # the retrain holds the lock
+    release.set()
     thread.join()
-    assert results["train"].status_code == 200  # type: ignore[attr-defined]
-    assert 1 in versions, "the old version kept serving while the retrain ran"
-    assert conflict is not None
+
+    assert set(versions) == {1}, "the old version kept serving while the retrain ran"
     assert conflict.status_code == 409
     assert "already being trained" in conflict.json()["message"]
+    (retrained,) = responses
+    assert retrained.status_code == 200
     assert client.post("/forecast", json={"model": "busy", "horizon": 3}).json()["version"] == 2
 
 

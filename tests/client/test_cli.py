@@ -11,14 +11,14 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from app.cli_io import InputError, read_csv_series
+from app.cli.csv_input import InputError, read_csv_series
+from tests.conftest import wait_server_ready
 from tests.e2e.conftest import ROOT, free_port, running_server
 
 pytestmark = pytest.mark.e2e
@@ -197,15 +197,7 @@ def test_serve_runs_the_server_on_the_given_port_and_store(
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            raise AssertionError("`serve` did not become ready")
+        wait_server_ready(process, f"http://127.0.0.1:{port}")
         result = cli("models", url=f"http://127.0.0.1:{port}")
         assert result.stdout.splitlines()[1].split()[0] == "default"
     finally:

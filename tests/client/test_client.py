@@ -34,9 +34,9 @@ from app.client import (
 from app.client.calls import succeeded
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import small_train_body, wait_ready
+from tests.conftest import poll_async, seasonal_series, wait_ready
 
-SERIES: list[float] = small_train_body()["series"]  # type: ignore[assignment]
+SERIES = seasonal_series()
 SMALL = {"window_size": 12, "hidden_size": 8, "test_size": 12, "seed": 1, "promote": "always"}
 
 
@@ -191,8 +191,9 @@ def test_the_async_client_mirrors_the_sync_one(settings: Settings) -> None:
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://app") as http:
                 api = AsyncForecastClient(http_client=http, retries=0)
-                while not (await http.get("/readyz")).is_success:
-                    await asyncio.sleep(0.05)
+                await poll_async(
+                    lambda: http.get("/readyz"), lambda r: r.is_success, what="readiness"
+                )
                 assert [m.model for m in await api.models()] == ["default"]
                 forecast = await api.forecast(3, model="default")
                 assert len(forecast.forecast) == 3
@@ -204,7 +205,6 @@ def test_the_async_client_mirrors_the_sync_one(settings: Settings) -> None:
                 assert [p.epoch for p in heard if p.phase == "fit"] == [1, 2]
                 with pytest.raises(ModelNotFoundError):
                     await api.model("nope")
-            await app.state.jobs.shutdown()
 
     asyncio.run(scenario())
 

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import app.settings as settings_module
+from app.api.deps import service_of
 from app.main import create_app
 from app.settings import Settings, _cgroup_quota, cpu_limit
 from tests.conftest import wait_ready
@@ -117,4 +118,4 @@ def test_trainings_share_the_threads(
     )
     with TestClient(app) as client:
         wait_ready(client)
-        assert app.state.service.torch_threads == per_training
+        assert service_of(app).limits.training_threads == per_training

@@ -45,7 +45,7 @@ def test_the_runtime_stage_is_small_and_runs_one_worker_as_a_non_root_user() -> 
     )
     assert not any(token in run for run in final.values("RUN") for token in ("apt-get", "pip"))
     command = json.loads(final.values("CMD")[-1])
-    assert command[:2] == ["uvicorn", "app.main:app"]
+    assert command[:3] == ["uvicorn", "--factory", "app.main:create_app"]
     workers = command[command.index("--workers") + 1] if "--workers" in command else "1"
     assert workers == "1"
 

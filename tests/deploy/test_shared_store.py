@@ -9,12 +9,15 @@ import numpy as np
 import pytest
 
 from app.errors import TrainingInProgressError
+from app.execution.local import LocalPool
 from app.forecasting import ModelConfig, TrainingConfig, fit
 from app.forecasting.checkpoint import Checkpoint, checkpoint_bytes
-from app.service import DEFAULT_MODEL, ForecastService
+from app.forecasting.metadata import VersionMetadata, utc_now
+from app.serving import ForecastService
+from app.serving.default_model import DEFAULT_MODEL
+from app.serving.specs import TrainingSpec
 from app.settings import Settings
-from app.store import ModelStore, utc_now
-from app.trainer import TrainingRunner
+from app.store import ModelSnapshot, ModelStore
 
 SERIES = np.sin(np.arange(80, dtype=np.float64) / 3)
 
@@ -26,7 +29,7 @@ def checkpoints() -> list[Checkpoint]:
     result = []
     for version in (1, 2, 3):
         forecaster = fit(SERIES, config, TrainingConfig(max_epochs=1, seed=version), test_size=8)
-        metadata = {"name": "m", "version": version, "created_at": utc_now()}
+        metadata = VersionMetadata("m", version, utc_now())
         result.append(Checkpoint.parse(checkpoint_bytes(forecaster, metadata)))
     return result
 
@@ -85,17 +88,29 @@ def test_a_replica_that_loses_the_default_race_waits_for_the_winners_model(
     tmp_path: Path, trained_store: Path
 ) -> None:
     """Replicas starting on an empty shared volume: one trains `default`, the others wait."""
-    settings = Settings(model_store=tmp_path)
-    loser = ForecastService(settings, ModelStore(tmp_path), TrainingRunner(1))
+    loser = ForecastService(
+        Settings(model_store=tmp_path), store=ModelStore(tmp_path), executor=LocalPool(1)
+    )
+    publish = loser.publishing.publish
     winner_store = ModelStore(tmp_path)
     default = trained_store / DEFAULT_MODEL
     version = int((default / "CURRENT").read_text())
     checkpoint = Checkpoint.parse((default / f"v{version:06d}.ckpt").read_bytes())
 
     async def race() -> int:
+        refused = asyncio.Event()
+
+        async def observed(spec: TrainingSpec) -> ModelSnapshot:
+            try:
+                return await publish(spec)
+            except TrainingInProgressError:
+                refused.set()  # the loser found the winner training
+                raise
+
+        loser.default._publish = observed
         with winner_store.training_lock(DEFAULT_MODEL):  # the winner is training
-            waiting = asyncio.create_task(loser.ensure_default_model())
-            await asyncio.sleep(0.3)
+            waiting = asyncio.create_task(loser.default.ensure())
+            await asyncio.wait_for(refused.wait(), timeout=30)
             assert not waiting.done()
             assert not loser.ready
             winner_store.publish(DEFAULT_MODEL, version, checkpoint)

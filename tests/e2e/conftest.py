@@ -4,12 +4,11 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+from tests.conftest import wait_server_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,15 +21,18 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(store: Path, **env: str) -> Iterator[str]:
-    """A real `uvicorn app.main:app` on a free loopback port; yields its base URL."""
+    """A real `uvicorn --factory app.main:create_app` on a free loopback port; yields its URL."""
     port = free_port()
-    environment = {**os.environ, "FORECAST_MODEL_STORE": str(store), **env}
+    # Warnings only: stderr is a pipe read at exit, and a full pipe would block the server.
+    quiet = {"FORECAST_LOG_LEVEL": "warning"}
+    environment = {**os.environ, "FORECAST_MODEL_STORE": str(store), **quiet, **env}
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "uvicorn",
-            "app.main:app",
+            "--factory",
+            "app.main:create_app",
             "--host",
             "127.0.0.1",
             "--port",
@@ -45,18 +47,7 @@ def running_server(store: Path, **env: str) -> Iterator[str]:
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise AssertionError(f"server exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-            try:
-                if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        else:
-            raise AssertionError("server did not become ready")
+        wait_server_ready(process, base_url)
         yield base_url
     finally:
         process.terminate()

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.api.schemas import TrainRequest
+from tests.conftest import train_body
 from tests.e2e.conftest import running_server
 
 pytestmark = pytest.mark.e2e
@@ -42,21 +42,6 @@ def replicas(store: Path, count: int = 2, **env: str) -> Iterator[list[httpx.Cli
             raise errors[0]
         clients = [stack.enter_context(httpx.Client(base_url=u, timeout=120)) for u in urls]
         yield clients
-
-
-def train_body(name: str, length: int = 120, epochs: int = 2, seed: int = 1) -> dict[str, object]:
-    body: dict[str, object] = {
-        "model": name,
-        "series": [math.sin(i * 2 * math.pi / 12) + 0.01 * i for i in range(length)],
-        "window_size": 12,
-        "hidden_size": 8,
-        "test_size": 12,
-        "epochs": epochs,
-        "seed": seed,
-    }
-    if "promote" in TrainRequest.model_fields:
-        body["promote"] = "always"  # these tests are about serving, not the promotion gate
-    return body
 
 
 def forecast(client: httpx.Client, name: str) -> dict[str, object]:

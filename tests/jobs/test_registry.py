@@ -18,7 +18,7 @@ from app.errors import (
     NotReadyError,
     TooManyJobsError,
 )
-from app.jobs import JobContext, JobEvent, JobRegistry, Progress, training_progress
+from app.jobs import JobContext, JobEvent, JobRegistry, Progress, epoch_progress
 from app.jobs.state import json_safe
 
 
@@ -39,6 +39,16 @@ def run(scenario: Callable[[], Awaitable[None]]) -> None:
 
 async def finish(jobs: JobRegistry, job_id: str) -> list[JobEvent]:
     return [event async for event in jobs.events(job_id)]
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Let the event loop run until `condition` holds (polling, with a deadline)."""
+    await asyncio.wait_for(_until(condition), timeout)
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    while not condition():
+        await asyncio.sleep(0)  # one turn of the event loop
 
 
 def returning(result: dict[str, Any], reports: int = 0) -> Callable[[JobContext], Any]:
@@ -106,7 +116,7 @@ def test_at_most_max_running_jobs_run_and_the_others_wait_queued() -> None:
         gate = asyncio.Event()
         started: list[str] = []
         ids = [jobs.submit("train", blocking(gate, started, str(i))).id for i in range(5)]
-        await asyncio.sleep(0.01)
+        await until(lambda: len(started) == 2)
         assert started == ["0", "1"]
         assert [jobs.get(i).status for i in ids] == ["running"] * 2 + ["queued"] * 3
         gate.set()
@@ -129,7 +139,6 @@ def test_more_than_max_jobs_unfinished_are_refused_with_429() -> None:
         assert refused.value.status_code == 429
         gate.set()
         await finish(jobs, first.id)
-        await asyncio.sleep(0.01)
         jobs.submit("train", returning({}))  # room again
 
     run(scenario)
@@ -164,8 +173,10 @@ def test_cancelling_a_queued_job_cancels_it_at_once_and_its_work_never_runs() ->
         assert state.error.code == "cancelled"
         gate.set()
         await finish(jobs, running.id)
-        await asyncio.sleep(0.01)
-        assert started == ["first"]
+        # Waiting jobs start in order: once a later one has run, the cancelled one never will.
+        later = jobs.submit("train", blocking(gate, started, "later"))
+        await finish(jobs, later.id)
+        assert started == ["first", "later"]
         with pytest.raises(ConflictError, match="already cancelled"):
             await jobs.cancel(queued.id)
 
@@ -182,11 +193,11 @@ def test_cancelling_a_running_job_asks_its_work_to_stop() -> None:
                 if context.cancel_requested:
                     raise InvalidInputError("stopped on request")
                 steps.append(step)
-                await asyncio.sleep(0.001)
+                await asyncio.sleep(0)  # one step of work, then the loop's other tasks
             return {}
 
         state = jobs.submit("train", work)
-        await asyncio.sleep(0.02)
+        await until(lambda: len(steps) > 0)
         asked = await jobs.cancel(state.id)
         assert asked.status == "running"
         assert asked.cancel_requested
@@ -271,8 +282,8 @@ def test_finished_jobs_are_forgotten_after_their_retention() -> None:
         running = jobs.submit("train", blocking(gate))
         done = jobs.submit("train", returning({}))
         await finish(jobs, done.id)
-        await asyncio.sleep(0.001)
-        assert [s.id for s in jobs.list()] == [running.id]  # unfinished jobs are always kept
+        await until(lambda: [s.id for s in jobs.list()] == [running.id])  # past its retention
+        assert jobs.get(running.id).status == "running"  # unfinished jobs are always kept
         with pytest.raises(JobNotFoundError):
             jobs.get(done.id)
         gate.set()
@@ -284,13 +295,16 @@ def test_shutdown_fails_unfinished_jobs_with_a_message_and_refuses_new_ones() ->
     async def scenario() -> None:
         jobs = registry(max_running=1)
 
+        started = asyncio.Event()
+
         async def stubborn(context: JobContext) -> dict[str, Any]:
-            await asyncio.sleep(3600)  # ignores cancellation requests
+            started.set()
+            await asyncio.Event().wait()  # never returns; ignores cancellation requests
             return {}
 
         running = jobs.submit("train", stubborn)
         queued = jobs.submit("train", returning({}))
-        await asyncio.sleep(0.01)
+        await asyncio.wait_for(started.wait(), timeout=10)
         follower = asyncio.ensure_future(finish(jobs, running.id))
         await jobs.shutdown(grace_seconds=0.05)
         for job_id in (running.id, queued.id):
@@ -325,7 +339,7 @@ def test_with_steady_epochs_the_estimate_is_exact(
 ) -> None:
     """With a constant epoch time and no binding time budget, the fraction done after epoch e is
     e / (planned + refit) and the estimate is the time of the epochs left."""
-    translate = training_progress(refit)
+    translate = epoch_progress(refit)
     budget = 10 * (planned + refit) * seconds_per_epoch
     total = planned + refit
     for epoch in range(1, planned + 1):
@@ -369,7 +383,7 @@ def test_with_steady_epochs_the_estimate_is_exact(
 def test_the_estimate_is_never_negative_nor_beyond_the_budget(
     epoch: int, extra: int, elapsed: float, budget: float, refit: int
 ) -> None:
-    progress = training_progress(refit)(
+    progress = epoch_progress(refit)(
         {
             "phase": "fit",
             "epoch": epoch,

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-import math
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from app.settings import Settings
+from tests.conftest import train_body
 
 API_KEY = "test-key-0123456789"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -17,9 +18,9 @@ def copy_store(trained_store: Path, target: Path) -> Path:
     return target
 
 
-def tiny_settings(store: Path, **overrides: object) -> Settings:
+def tiny_settings(store: Path, **overrides: Any) -> Settings:
     """Settings that keep every training tiny: few epochs, short series, a short time budget."""
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "model_store": store,
         "max_series_length": 400,
         "max_horizon": 200,
@@ -30,7 +31,7 @@ def tiny_settings(store: Path, **overrides: object) -> Settings:
         "max_body_bytes": 64 * 1024,
     }
     values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings(**values)
 
 
 @pytest.fixture
@@ -38,20 +39,13 @@ def rel_store(tmp_path: Path, trained_store: Path) -> Path:
     return copy_store(trained_store, tmp_path / "store")
 
 
-def train_body(name: str = "small", **overrides: object) -> dict[str, object]:
-    """A tiny training (window 8, hidden 4, 2 epochs) that is always published."""
-    body: dict[str, object] = {
-        "model": name,
-        "series": [math.sin(i * 2 * math.pi / 12) + 0.01 * i for i in range(96)],
-        "window_size": 8,
-        "hidden_size": 4,
-        "test_size": 8,
-        "epochs": 2,
-        "seed": 1,
-        "promote": "always",
-    }
-    body.update(overrides)
-    return body
+# Smaller than tests.conftest.train_body's default: window 8, hidden 4, 96 values.
+TINY: dict[str, Any] = {"length": 96, "window_size": 8, "hidden_size": 4, "test_size": 8}
+
+
+def tiny_train_body(name: str = "small", **overrides: Any) -> dict[str, Any]:
+    """A tiny training that is always published (tests.conftest.train_body, made smaller)."""
+    return train_body(name, **{**TINY, **overrides})
 
 
 def store_fingerprint(store: Path) -> list[tuple[str, int, int]]:

@@ -14,21 +14,22 @@ import pickle
 import signal
 import struct
 import threading
-import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
 import torch
 from fastapi.testclient import TestClient
 
 import app.forecasting.checkpoint as checkpoint_module
 import app.store as store_module
+from app.api.deps import service_of
 from app.forecasting.checkpoint import MAGIC, checkpoint_bytes, parse_checkpoint
 from app.main import create_app
-from app.trainer import TrainingJob
-from tests.conftest import wait_ready
-from tests.reliability.conftest import store_fingerprint, tiny_settings, train_body
+from tests.conftest import poll, wait_ready
+from tests.reliability.conftest import store_fingerprint, tiny_settings, tiny_train_body
 
 
 @pytest.fixture
@@ -36,7 +37,7 @@ def served(rel_store: Path) -> Iterator[TestClient]:
     """An app whose model "small" serves version 1."""
     with TestClient(create_app(tiny_settings(rel_store))) as client:
         wait_ready(client)
-        first = client.post("/train", json=train_body("small"))
+        first = client.post("/train", json=tiny_train_body("small"))
         assert first.status_code == 200, first.text
         yield client
 
@@ -51,7 +52,7 @@ def serves_version_1(client: TestClient, store: Path) -> None:
 
 
 def next_training_publishes(client: TestClient, *, version: int) -> None:
-    again = client.post("/train", json=train_body("small", seed=3))
+    again = client.post("/train", json=tiny_train_body("small", seed=3))
     assert again.status_code == 200, again.text
     assert again.json()["version"] == version
 
@@ -64,7 +65,7 @@ def test_a_failed_checkpoint_write_is_507_and_the_old_version_serves(
 
     with monkeypatch.context() as patch:
         patch.setattr(checkpoint_module.os, "fsync", broken_disk)
-        response = served.post("/train", json=train_body("small", seed=2))
+        response = served.post("/train", json=tiny_train_body("small", seed=2))
 
     assert response.status_code == 507, response.text
     assert response.json()["error"] == "storage_error"
@@ -91,7 +92,7 @@ def test_a_failed_marker_write_is_507_and_a_restart_serves_the_old_version(
 
     with monkeypatch.context() as patch:
         patch.setattr(store_module, "write_atomic", full_disk_for_markers)
-        response = served.post("/train", json=train_body("small", seed=2))
+        response = served.post("/train", json=tiny_train_body("small", seed=2))
 
     assert response.status_code == 507, response.text
     assert "No space left on device" in response.json()["message"]
@@ -117,7 +118,7 @@ def test_a_checkpoint_that_reads_back_changed_is_507_and_the_old_version_serves(
 
     with monkeypatch.context() as patch:
         patch.setattr(store_module, "write_atomic", flipping_disk)
-        response = served.post("/train", json=train_body("small", seed=2))
+        response = served.post("/train", json=tiny_train_body("small", seed=2))
 
     assert response.status_code == 507, response.text
     message = response.json()["message"]
@@ -128,27 +129,18 @@ def test_a_checkpoint_that_reads_back_changed_is_507_and_the_old_version_serves(
     next_training_publishes(served, version=2)
 
 
-class RaisingRunner:
-    """Stands in for the process pool: the training itself raises."""
+def test_a_training_that_raises_is_500_naming_the_failure(
+    served: TestClient, rel_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    executor = service_of(served.app).executor
+    before = store_fingerprint(rel_store)
 
-    max_concurrent = 1
-    running = 0
-
-    async def run(self, job: TrainingJob, *, wait: bool = False) -> bytes:
+    async def raising(*args: object) -> bytes:  # the training itself raises, in its process
         raise RuntimeError("CUDA kernel image missing (simulated)")
 
-
-def test_a_training_that_raises_is_500_naming_the_failure(
-    served: TestClient, rel_store: Path
-) -> None:
-    service = served.app.state.service  # type: ignore[attr-defined]
-    real_runner = service.runner
-    before = store_fingerprint(rel_store)
-    service.runner = RaisingRunner()
-    try:
-        response = served.post("/train", json=train_body("small", seed=2))
-    finally:
-        service.runner = real_runner
+    with monkeypatch.context() as patch:
+        patch.setattr(executor, "_run", raising)
+        response = served.post("/train", json=tiny_train_body("small", seed=2))
 
     assert response.status_code == 500, response.text
     assert response.json()["error"] == "training_failed"
@@ -161,6 +153,12 @@ def test_a_training_that_raises_is_500_naming_the_failure(
     next_training_publishes(served, version=2)
 
 
+def cpu_ticks(pid: int) -> int:
+    """User + system CPU time of a process so far, in clock ticks (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
 @pytest.mark.slow
 def test_a_killed_training_process_is_500_and_the_next_training_works(
     rel_store: Path,
@@ -169,27 +167,29 @@ def test_a_killed_training_process_is_500_and_the_next_training_works(
     settings = tiny_settings(rel_store, max_epochs=10_000, max_training_seconds=60.0)
     with TestClient(create_app(settings)) as client:
         wait_ready(client)
-        assert client.post("/train", json=train_body("small")).status_code == 200
-        service = client.app.state.service  # type: ignore[attr-defined]
-        long_body = train_body("small", epochs=10_000, batch_size=1, seed=2)
-        result: dict[str, object] = {}
+        assert client.post("/train", json=tiny_train_body("small")).status_code == 200
+        executor = service_of(client.app).executor
+        long_body = tiny_train_body("small", epochs=10_000, batch_size=1, seed=2)
+        responses: list[httpx.Response] = []
         thread = threading.Thread(
-            target=lambda: result.update(response=client.post("/train", json=long_body))
+            target=lambda: responses.append(client.post("/train", json=long_body))
         )
         thread.start()
-        deadline = time.monotonic() + 30
-        while service.runner.running == 0 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert service.runner.running == 1, "the training never started"
-        time.sleep(0.2)
-        workers = multiprocessing.active_children()
+        poll(lambda: executor.running, lambda n: n == 1, what="the training to start")
+        workers = [p.pid for p in multiprocessing.active_children() if p.pid is not None]
         assert workers
-        for worker in workers:
-            os.kill(worker.pid, signal.SIGKILL)  # type: ignore[arg-type]
+        started = sum(cpu_ticks(pid) for pid in workers)
+        poll(  # a worker is computing: the training runs in it
+            lambda: sum(cpu_ticks(pid) for pid in workers),
+            lambda ticks: ticks > started,
+            what="a training process to use CPU",
+        )
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
         thread.join(timeout=60)
-        response = result["response"]
-        assert response.status_code == 500, response.text  # type: ignore[attr-defined]
-        message = response.json()["message"]  # type: ignore[attr-defined]
+        (response,) = responses
+        assert response.status_code == 500, response.text
+        message = response.json()["message"]
         assert "training process died" in message
         assert "nothing was published" in message
         serves_version_1(client, rel_store)
@@ -245,7 +245,8 @@ def damaged_store(rel_store: Path, tmp_path: Path) -> tuple[Path, Path]:
     fallback = rel_store / "fallback"
     fallback.mkdir()
     forecaster, metadata = parse_checkpoint(good)
-    renamed = checkpoint_bytes(forecaster, {**metadata, "name": "fallback", "version": 1})
+    assert metadata is not None
+    renamed = checkpoint_bytes(forecaster, replace(metadata, name="fallback", version=1))
     (fallback / "v000001.ckpt").write_bytes(renamed)
     (fallback / "v000002.ckpt").write_bytes(b"garbage")
     (fallback / "CURRENT").write_text("2\n")
@@ -307,7 +308,7 @@ def test_an_unexpected_error_is_a_500_that_names_it(
         def broken() -> list[object]:
             raise KeyError("simulated bug")
 
-        monkeypatch.setattr(app.state.service, "list_snapshots", broken)
+        monkeypatch.setattr(service_of(app).predictions, "models", broken)
         response = client.get("/models", headers={"X-Request-ID": "bug-1"})
         assert response.status_code == 500
         assert response.json()["error"] == "internal_error"

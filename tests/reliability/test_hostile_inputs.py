@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from tests.conftest import wait_ready
-from tests.reliability.conftest import copy_store, store_fingerprint, tiny_settings, train_body
+from tests.reliability.conftest import copy_store, store_fingerprint, tiny_settings, tiny_train_body
 
 MAX_SERIES = 400  # tiny_settings' FORECAST_MAX_SERIES_LENGTH
 MAX_HORIZON = 200  # tiny_settings' FORECAST_MAX_HORIZON
@@ -65,7 +65,7 @@ CASES = [
         "/train",
         422,
         "finite number",
-        content=json.dumps(train_body("small")).replace("0.0,", "-Infinity,", 1).encode(),
+        content=json.dumps(tiny_train_body("small")).replace("0.0,", "-Infinity,", 1).encode(),
     ),
     # Extremes: refused before any scaling or training could overflow.
     Case(
@@ -82,7 +82,7 @@ CASES = [
         "/train",
         422,
         "greater than or equal to -1e+100",
-        json=train_body("small", series=[-1e308, 1e308] * 48),
+        json=tiny_train_body("small", series=[-1e308, 1e308] * 48),
     ),
     Case(
         "1e308-forecast",
@@ -140,7 +140,7 @@ CASES = [
         "/train",
         422,
         "at least 2 items",
-        json=train_body("small", series=[]),
+        json=tiny_train_body("small", series=[]),
     ),
     Case(
         "one-element-series",
@@ -148,7 +148,7 @@ CASES = [
         "/train",
         422,
         "at least 2 items",
-        json=train_body("small", series=[1.0]),
+        json=tiny_train_body("small", series=[1.0]),
     ),
     Case(
         "empty-window",
@@ -172,7 +172,7 @@ CASES = [
         "/train",
         422,
         "needs at least 17 values",
-        json=train_body("small", series=sine(16)),
+        json=tiny_train_body("small", series=sine(16)),
     ),
     Case(
         "train-series-one-past-the-max",
@@ -180,7 +180,7 @@ CASES = [
         "/train",
         422,
         f"at most {MAX_SERIES} values",
-        json=train_body("small", series=sine(MAX_SERIES + 1)),
+        json=tiny_train_body("small", series=sine(MAX_SERIES + 1)),
     ),
     Case(
         "forecast-series-one-past-the-max",
@@ -293,7 +293,7 @@ CASES = [
             "/train",
             422,
             "should match pattern",
-            json=train_body(name),
+            json=tiny_train_body(name),
         )
         for label, name in [
             ("dotdot", "../small"),
@@ -322,7 +322,7 @@ def hostile(
     store = copy_store(trained_store, tmp_path_factory.mktemp("hostile") / "store")
     with TestClient(create_app(tiny_settings(store))) as client:
         wait_ready(client)
-        trained = client.post("/train", json=train_body("small"))
+        trained = client.post("/train", json=tiny_train_body("small"))
         assert trained.status_code == 200, trained.text
         yield client, store
 
@@ -381,7 +381,7 @@ def test_extreme_but_allowed_values_train_without_overflow(
     (the suite turns numpy's overflow warnings into errors)."""
     client, _ = hostile
     series = [1e100 * math.sin(i * 2 * math.pi / 12) for i in range(96)]
-    trained = client.post("/train", json=train_body("huge", series=series))
+    trained = client.post("/train", json=tiny_train_body("huge", series=series))
     assert trained.status_code == 200, trained.text
     scores = [v for v in trained.json()["metrics"].values() if isinstance(v, float)]
     assert scores
@@ -396,7 +396,7 @@ def test_a_constant_series_trains_and_forecasts_the_constant(
     """A constant series is valid data (a stuck sensor, no sales): it is learned, not refused;
     the scaler's zero range must not divide by zero."""
     client, _ = hostile
-    trained = client.post("/train", json=train_body("flat", series=[7.5] * 96, epochs=3))
+    trained = client.post("/train", json=tiny_train_body("flat", series=[7.5] * 96, epochs=3))
     assert trained.status_code == 200, trained.text
     forecast = client.post("/forecast", json={"model": "flat", "horizon": 5}).json()["forecast"]
     assert forecast == pytest.approx([7.5] * 5, abs=1.5)

@@ -23,8 +23,9 @@ import httpx
 import pytest
 
 from app.forecasting.checkpoint import parse_checkpoint
+from tests.conftest import wait_server_ready
 from tests.e2e.conftest import ROOT, free_port
-from tests.reliability.conftest import copy_store, train_body
+from tests.reliability.conftest import copy_store, tiny_train_body
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -37,9 +38,9 @@ SERIES = [math.sin(i / 5) + 0.001 * i for i in range(4000)]  # a ~100 kB checkpo
 def server(store: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     port = free_port()
     env = {**os.environ, "FORECAST_MODEL_STORE": str(store), "FORECAST_LOG_LEVEL": "warning"}
-    uvicorn = ["uvicorn", "app.main:app", "--host", "127.0.0.1", "--log-level", "warning"]
+    uvicorn = ["uvicorn", "--factory", "app.main:create_app", "--host", "127.0.0.1"]
     process = subprocess.Popen(
-        [sys.executable, "-m", *uvicorn, "--port", str(port)],
+        [sys.executable, "-m", *uvicorn, "--log-level", "warning", "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -47,16 +48,7 @@ def server(store: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, "the server exited during startup"
-            assert time.monotonic() < deadline, "the server did not become ready"
-            try:
-                if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
+        wait_server_ready(process, base_url)
         yield process, base_url
     finally:
         if process.poll() is None:
@@ -74,7 +66,7 @@ def retrain_forever(base_url: str, acknowledged: list[int], stop: threading.Even
     with httpx.Client(base_url=base_url, timeout=120) as client:
         while not stop.is_set():
             seed += 1
-            body = train_body(CHURN, series=SERIES, epochs=1, batch_size=512, seed=seed)
+            body = tiny_train_body(CHURN, series=SERIES, epochs=1, batch_size=512, seed=seed)
             try:
                 response = client.post("/train", json=body)
             except httpx.TransportError:
@@ -106,7 +98,7 @@ def test_sigkill_during_a_checkpoint_write_loses_nothing(
     for attempt in range(1, MAX_ATTEMPTS + 1):
         with server(store) as (process, base_url):
             if attempt == 1:  # one model never retrained, and a first version of CHURN
-                for body in (train_body("steady"), train_body(CHURN, series=SERIES)):
+                for body in (tiny_train_body("steady"), tiny_train_body(CHURN, series=SERIES)):
                     first = httpx.post(f"{base_url}/train", json=body, timeout=120)
                     assert first.status_code == 200, first.text
                 acknowledged.append(first.json()["version"])
@@ -135,11 +127,12 @@ def test_sigkill_during_a_checkpoint_write_loses_nothing(
         for name, version in models.items():
             path = store / name / f"v{version:06d}.ckpt"
             _, metadata = parse_checkpoint(path.read_bytes())  # complete and verified
-            assert metadata["version"] == version
+            assert metadata is not None
+            assert metadata.version == version
             forecast = http.post("/forecast", json={"model": name, "horizon": 3})
             assert forecast.status_code == 200, forecast.text
         on_disk = max(int(p.stem[1:]) for p in (store / CHURN).glob("v*.ckpt"))
-        again = http.post("/train", json=train_body(CHURN, seed=99))
+        again = http.post("/train", json=tiny_train_body(CHURN, seed=99))
         assert again.status_code == 200, again.text
         assert again.json()["version"] == on_disk + 1
     print(f"kill landed on attempt {attempt}, during the write of {landed_on}")

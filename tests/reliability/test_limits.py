@@ -6,19 +6,20 @@ from __future__ import annotations
 import math
 import os
 import threading
-import time
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from app.api.deps import service_of
+from app.execution.local import TRAINING_NICENESS, _shared_pool
 from app.forecasting import ModelConfig, TrainingConfig
 from app.forecasting.training import train_model
 from app.main import create_app
-from app.trainer import TRAINING_NICENESS, _shared_pool
-from tests.conftest import wait_ready
-from tests.reliability.conftest import tiny_settings, train_body
+from tests.conftest import poll, wait_ready
+from tests.reliability.conftest import tiny_settings, tiny_train_body
 
 
 @pytest.mark.parametrize(
@@ -33,7 +34,7 @@ def test_per_request_caps_are_422(
 ) -> None:
     with TestClient(create_app(tiny_settings(rel_store))) as client:
         wait_ready(client)
-        response = client.post("/train", json=train_body("capped", **overrides))
+        response = client.post("/train", json=tiny_train_body("capped", **overrides))
     assert response.status_code == 422
     assert fragment in response.json()["message"]
     assert not (rel_store / "capped").exists()
@@ -70,22 +71,19 @@ def test_a_second_training_is_429_and_the_same_model_409(rel_store: Path) -> Non
     )
     with TestClient(create_app(settings)) as client:
         wait_ready(client)
-        service = client.app.state.service  # type: ignore[attr-defined]
-        long_body = train_body(
+        executor = service_of(client.app).executor
+        long_body = tiny_train_body(
             "busy", epochs=100_000, batch_size=1, series=[math.sin(i / 3) for i in range(400)]
         )
-        result: dict[str, object] = {}
+        responses: list[httpx.Response] = []
         thread = threading.Thread(
-            target=lambda: result.update(response=client.post("/train", json=long_body))
+            target=lambda: responses.append(client.post("/train", json=long_body))
         )
         thread.start()
-        deadline = time.monotonic() + 60
-        while service.runner.running == 0 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert service.runner.running == 1, "the long training never started"
+        poll(lambda: executor.running, lambda n: n == 1, what="the long training to start")
 
-        other = client.post("/train", json=train_body("other"))
-        same = client.post("/train", json=train_body("busy"))
+        other = client.post("/train", json=tiny_train_body("other"))
+        same = client.post("/train", json=tiny_train_body("busy"))
         serving = client.post("/forecast", json={"horizon": 3})
         thread.join(timeout=120)
 
@@ -95,9 +93,9 @@ def test_a_second_training_is_429_and_the_same_model_409(rel_store: Path) -> Non
     assert same.status_code == 409
     assert "already being trained" in same.json()["message"]
     assert serving.status_code == 200
-    finished = result["response"]
-    assert finished.status_code == 200, finished.text  # type: ignore[attr-defined]
-    assert finished.json()["training"]["stopped_by"] == "time_budget"  # type: ignore[attr-defined]
+    (finished,) = responses
+    assert finished.status_code == 200, finished.text
+    assert finished.json()["training"]["stopped_by"] == "time_budget"
 
 
 def test_training_processes_run_at_background_priority() -> None:

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from app.logs import JsonFormatter
 from app.main import create_app
 from tests.conftest import wait_ready
-from tests.reliability.conftest import API_KEY, AUTH, tiny_settings, train_body
+from tests.reliability.conftest import API_KEY, AUTH, tiny_settings, tiny_train_body
 
 # Values no log line may contain: they only occur in the series and windows sent.
 SECRET_VALUES = [0.7315926535, -0.2718281828, 0.1414213562]
@@ -98,8 +98,8 @@ def test_metrics_track_trainings_and_served_versions(
     observed: tuple[TestClient, JsonLines],
 ) -> None:
     client, _ = observed
-    assert client.post("/train", json=train_body("tracked"), headers=AUTH).status_code == 200
-    refused = client.post("/train", json=train_body("tracked", epochs=99), headers=AUTH)
+    assert client.post("/train", json=tiny_train_body("tracked"), headers=AUTH).status_code == 200
+    refused = client.post("/train", json=tiny_train_body("tracked", epochs=99), headers=AUTH)
     assert refused.status_code == 422
     found = samples(client)
     assert value(found, "forecast_trainings_total", outcome="success") == 1
@@ -109,7 +109,7 @@ def test_metrics_track_trainings_and_served_versions(
     assert value(found, "forecast_model_served_version", model="tracked") == 1
     assert value(found, "forecast_model_served_version", model="default") == 1
 
-    client.post("/train", json=train_body("tracked", seed=2), headers=AUTH)
+    client.post("/train", json=tiny_train_body("tracked", seed=2), headers=AUTH)
     assert value(samples(client), "forecast_model_served_version", model="tracked") == 2
     client.delete("/models/tracked", headers=AUTH)
     gone = samples(client)
@@ -141,7 +141,7 @@ def test_one_structured_line_per_training_and_no_series_data_anywhere(
 ) -> None:
     client, logs = observed
     series = [v for _ in range(32) for v in SECRET_VALUES]
-    trained = client.post("/train", json=train_body("logged", series=series), headers=AUTH)
+    trained = client.post("/train", json=tiny_train_body("logged", series=series), headers=AUTH)
     assert trained.status_code == 200, trained.text
     client.post("/predict-next", json={"model": "logged", "window": series[:8]})
     client.post("/forecast", json={"model": "logged", "horizon": 2, "series": series[:20]})

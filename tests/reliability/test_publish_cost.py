@@ -15,12 +15,14 @@ from fastapi.testclient import TestClient
 
 import app.forecasting.checkpoint as checkpoint_module
 import app.store as store_module
+from app.api.deps import service_of
 from app.forecasting import ModelConfig, TrainingConfig, fit, load_checkpoint
 from app.forecasting.checkpoint import Checkpoint, checkpoint_bytes
+from app.forecasting.metadata import VersionMetadata
 from app.main import create_app
 from app.store import ModelStore
 from tests.conftest import wait_ready
-from tests.reliability.conftest import tiny_settings, train_body
+from tests.reliability.conftest import tiny_settings, tiny_train_body
 
 
 def counting_parses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -42,15 +44,17 @@ def test_a_training_is_parsed_once_and_serves_what_its_file_holds(
     with TestClient(create_app(tiny_settings(rel_store))) as client:
         wait_ready(client)
         parses = counting_parses(monkeypatch)
-        response = client.post("/train", json=train_body("small"))
+        response = client.post("/train", json=tiny_train_body("small"))
         assert response.status_code == 200, response.text
         assert len(parses) == 1  # the worker's bytes, verified; the store reuses that parse
         monkeypatch.undo()
 
-        served = client.app.state.service.store.get("small")  # type: ignore[attr-defined]
+        served = service_of(client.app).store.get("small")
         on_disk, metadata = load_checkpoint(rel_store / "small" / "v000001.ckpt")
         assert served.metadata == metadata
-        assert metadata["promotion"]["served_version"] == 1
+        assert metadata is not None
+        assert metadata.promotion is not None
+        assert metadata.promotion.served_version == 1
         np.testing.assert_array_equal(served.forecaster.forecast(12), on_disk.forecast(12))
         forecast = client.post("/forecast", json={"model": "small", "horizon": 12})
         assert forecast.json()["forecast"] == on_disk.forecast(12).tolist()
@@ -64,7 +68,7 @@ def _version(version: int) -> Checkpoint:
         TrainingConfig(max_epochs=1, seed=version),
         test_size=6,
     )
-    return Checkpoint.parse(checkpoint_bytes(forecaster, {"name": "m", "version": version}))
+    return Checkpoint.parse(checkpoint_bytes(forecaster, VersionMetadata("m", version)))
 
 
 def test_readers_keep_the_old_version_while_this_process_swaps_in_a_new_one(

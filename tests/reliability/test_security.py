@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 import app.api.deps as deps
 from app.main import create_app
 from tests.conftest import wait_ready
-from tests.reliability.conftest import API_KEY, AUTH, tiny_settings, train_body
+from tests.reliability.conftest import API_KEY, AUTH, tiny_settings, tiny_train_body
 
 WINDOW = {"window": [0.1] * 40}
 READS = [
@@ -51,7 +51,7 @@ def keyed_reads(rel_store: Path) -> Iterator[TestClient]:
 def test_training_without_the_key_is_401(
     keyed: TestClient, rel_store: Path, headers: dict[str, str], fragment: str
 ) -> None:
-    response = keyed.post("/train", json=train_body("guarded"), headers=headers)
+    response = keyed.post("/train", json=tiny_train_body("guarded"), headers=headers)
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
     assert response.json()["error"] == "unauthorized"
@@ -61,7 +61,7 @@ def test_training_without_the_key_is_401(
 
 
 def test_training_and_deleting_with_the_key(keyed: TestClient, rel_store: Path) -> None:
-    trained = keyed.post("/train", json=train_body("guarded"), headers=AUTH)
+    trained = keyed.post("/train", json=tiny_train_body("guarded"), headers=AUTH)
     assert trained.status_code == 200, trained.text
 
     refused = keyed.delete("/models/guarded", headers={"Authorization": "Bearer nope"})
@@ -118,7 +118,7 @@ def test_health_stays_open_with_api_key_reads(keyed_reads: TestClient) -> None:
 def test_without_a_key_everything_is_open(rel_store: Path) -> None:
     with TestClient(create_app(tiny_settings(rel_store, api_key_reads=True))) as client:
         wait_ready(client)
-        assert client.post("/train", json=train_body("open")).status_code == 200
+        assert client.post("/train", json=tiny_train_body("open")).status_code == 200
         assert client.get("/models/open").status_code == 200
         assert client.delete("/models/open").status_code == 204
 

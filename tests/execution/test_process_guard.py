@@ -1,4 +1,5 @@
-"""Child processes end with their parent (app/process_guard.py), even when it is SIGKILLed."""
+"""Child processes end with their parent (app/execution/process_guard.py), even when it is
+SIGKILLed."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from tests.e2e.conftest import ROOT
 
 PARENT = """
 import multiprocessing, time
-from app.process_guard import exit_with_parent
+from app.execution.process_guard import exit_with_parent
 
 def child():
     exit_with_parent(poll_seconds=0.05)

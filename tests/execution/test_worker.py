@@ -1,4 +1,4 @@
-"""The worker side of progress and cancellation (app/trainer.py), run in this process."""
+"""The worker side of progress and cancellation (app/execution/worker.py), run in this process."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app import trainer
+from app.execution import worker
+from app.execution.hooks import WorkerHooks
+from app.execution.worker import TrainingPlan, train_in_worker
 from app.forecasting import ModelConfig, TrainingCancelledError, TrainingConfig
 from app.forecasting.checkpoint import parse_checkpoint
-from app.trainer import TrainingHooks, TrainingJob, run_training_job
+from app.forecasting.metadata import VersionMetadata
 
 
 class Sink:
@@ -31,22 +33,21 @@ class Flag:
         return self.set_after is not None and self.polls > self.set_after
 
 
-def job(epochs: int, hooks: TrainingHooks | None) -> TrainingJob:
+def plan(epochs: int) -> TrainingPlan:
     series = np.sin(np.arange(200) * 0.4) + 0.01 * np.arange(200)
-    return TrainingJob(
+    return TrainingPlan(
         series=series,
         model_config=ModelConfig(window_size=8, hidden_size=4),
         training=TrainingConfig(max_epochs=epochs, batch_size=8, seed=3),
         test_size=10,
         season_length=None,
-        metadata={"name": "hooks", "version": 1, "created_at": "2026-01-01T00:00:00Z"},
-        hooks=hooks,
+        metadata=VersionMetadata("hooks", 1, "2026-01-01T00:00:00Z"),
     )
 
 
 def test_the_worker_reports_every_epoch_as_a_plain_dict() -> None:
     sink = Sink()
-    checkpoint = run_training_job(job(3, TrainingHooks(progress=sink, cancel=Flag())))
+    checkpoint = train_in_worker(plan(3), WorkerHooks(progress=sink, cancel=Flag()))
     forecaster, _ = parse_checkpoint(checkpoint)
     info = forecaster.training
     assert len(sink.items) == info.epochs + info.refit_epochs
@@ -61,8 +62,8 @@ def test_the_worker_reports_every_epoch_as_a_plain_dict() -> None:
 
 
 def test_without_hooks_the_worker_trains_the_same_model() -> None:
-    plain, _ = parse_checkpoint(run_training_job(job(2, None)))
-    hooked, _ = parse_checkpoint(run_training_job(job(2, TrainingHooks(Sink(), Flag()))))
+    plain, _ = parse_checkpoint(train_in_worker(plan(2), None))
+    hooked, _ = parse_checkpoint(train_in_worker(plan(2), WorkerHooks(Sink(), Flag())))
     for key, tensor in plain.state.items():
         assert np.array_equal(tensor.numpy(), hooked.state[key].numpy())
 
@@ -70,7 +71,7 @@ def test_without_hooks_the_worker_trains_the_same_model() -> None:
 def test_a_set_cancel_flag_stops_the_training() -> None:
     flag = Flag(set_after=0)
     with pytest.raises(TrainingCancelledError):
-        run_training_job(job(50, TrainingHooks(progress=Sink(), cancel=flag)))
+        train_in_worker(plan(50), WorkerHooks(progress=Sink(), cancel=flag))
     assert flag.polls == 1  # the very first batch saw it
 
 
@@ -89,9 +90,9 @@ def test_the_cancel_flag_is_polled_at_most_every_cancel_poll_seconds(
 ) -> None:
     """Each poll of a Manager Event is an IPC round trip (~100 us): the worker polls once per
     batch only if CANCEL_POLL_SECONDS have passed since the last poll."""
-    monkeypatch.setattr(trainer, "time", Clock(step))
+    monkeypatch.setattr(worker, "time", Clock(step))
     flag = Flag()
-    run_training_job(job(2, TrainingHooks(progress=Sink(), cancel=flag)))
+    train_in_worker(plan(2), WorkerHooks(progress=Sink(), cancel=flag))
     windows = 200 - 10 - 8
     train_windows = windows - windows // 10  # the validation tenth is not trained on
     batches = 2 * -(-train_windows // 8) + 2 * -(-(200 - 8) // 8)  # 2 fit + 2 refit epochs
