@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
@@ -96,14 +97,7 @@ class CalibrationOut(BaseModel):
 
     @classmethod
     def of(cls, calibration: Calibration | None) -> CalibrationOut | None:
-        if calibration is None:
-            return None
-        return cls(
-            calibration_horizon=calibration.calibration_horizon,
-            calibration_origins=calibration.calibration_origins,
-            min_errors_per_step=calibration.min_errors_per_step,
-            extrapolated_steps=calibration.extrapolated_steps,
-        )
+        return None if calibration is None else cls.model_validate(asdict(calibration))
 
 
 class ChoiceOut(BaseModel):
@@ -113,7 +107,7 @@ class ChoiceOut(BaseModel):
 
     @classmethod
     def of(cls, choice: AutoChoice) -> ChoiceOut:
-        return cls(value=choice.value, source=choice.source, reason=choice.reason)
+        return cls.model_validate(asdict(choice))
 
 
 class ChoicesOut(BaseModel):
@@ -154,11 +148,4 @@ class PromotionOut(BaseModel):
 
     @classmethod
     def of(cls, promotion: Promotion | None) -> PromotionOut | None:
-        if promotion is None:
-            return None
-        return cls(
-            promoted=promotion.promoted,
-            policy=promotion.policy,
-            reason=promotion.reason,
-            served_version=promotion.served_version,
-        )
+        return None if promotion is None else cls.model_validate(asdict(promotion))
