@@ -8,7 +8,6 @@ import errno
 import hashlib
 import io
 import logging
-import multiprocessing
 import os
 import pickle
 import signal
@@ -26,6 +25,7 @@ from fastapi.testclient import TestClient
 import app.forecasting.checkpoint as checkpoint_module
 import app.store as store_module
 from app.api.deps import service_of
+from app.execution.local import _shared_pool
 from app.forecasting.checkpoint import MAGIC, checkpoint_bytes, parse_checkpoint
 from app.main import create_app
 from tests.conftest import poll, wait_ready
@@ -176,13 +176,14 @@ def test_a_killed_training_process_is_500_and_the_next_training_works(
         )
         thread.start()
         poll(lambda: executor.running, lambda n: n == 1, what="the training to start")
-        workers = [p.pid for p in multiprocessing.active_children() if p.pid is not None]
-        assert workers
+        # This executor's pool only: killing other pools' workers would break them for later
+        # tests. Its one worker is the training's once it computes.
+        workers = list(_shared_pool(executor.capacity)._processes)
         started = sum(cpu_ticks(pid) for pid in workers)
-        poll(  # a worker is computing: the training runs in it
+        poll(
             lambda: sum(cpu_ticks(pid) for pid in workers),
             lambda ticks: ticks > started,
-            what="a training process to use CPU",
+            what="the training process to use CPU",
         )
         for pid in workers:
             os.kill(pid, signal.SIGKILL)
