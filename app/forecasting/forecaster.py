@@ -14,6 +14,7 @@ from app.forecasting.evaluation import HoldoutEvaluation, evaluate_holdout, infe
 from app.forecasting.finite import clip_to_finite
 from app.forecasting.intervals import ConformalResiduals, WindowForecast, calibrate_residuals
 from app.forecasting.kernel import predict_one
+from app.forecasting.pipeline import forecast_windows
 from app.forecasting.scaling import Scaler
 from app.forecasting.training import (
     ProgressCallback,
@@ -80,7 +81,7 @@ class Forecaster:
     def forecast_many(
         self, histories: Sequence[Sequence[float] | FloatArray], horizon: int
     ) -> FloatArray:
-        """(B, horizon) forecasts for B series in one batched pass."""
+        """(B, horizon) forecasts for B series in one compiled call (pipeline.py)."""
         if horizon < 1:
             raise InvalidSeriesError(f"horizon must be >= 1; got {horizon}")
         if len(histories) == 0:
@@ -94,9 +95,15 @@ class Forecaster:
                     f"got {len(values)}"
                 )
             windows[row] = values[-self.window_size :]
-        inputs = model_inputs(self.config, self.scaler, windows)  # (B, input_length)
-        outputs = forecast_pipelined(self.weights, inputs, horizon)  # (B, horizon)
-        return model_outputs(self.config, self.scaler, windows, outputs)
+        # model_inputs -> the pipelined network -> model_outputs, fused into one compiled call.
+        return forecast_windows(
+            self.weights.kernel,
+            windows,
+            horizon,
+            self.scaler.center,
+            self.scaler.scale,
+            difference=self.config.difference,
+        )
 
 
 def model_inputs(config: ModelConfig, scaler: Scaler, windows: FloatArray) -> FloatArray:

@@ -1,0 +1,331 @@
+"""The pipelined forecast as one compiled call: every window of every series, every layer.
+
+Step k of the tutorial's forecast runs the model from a zero state over the last `w` values of
+(series + forecast[:k]). Window k can start at time k, and at time t every window in flight
+reads the same position of the extended sequence (engine.py explains the schedule), so a
+horizon-H forecast of B series is w + H - 1 time steps over at most min(w, H) * B rows: the
+same H * w cell steps per series as the tutorial, batched. engine.py does this in numpy (~10
+calls per step whose overhead is most of their cost); here the whole schedule, with scaling and
+differencing, is one numba loop. `forecast_windows` takes any number of windows of one model.
+
+Each step multiplies the in-flight rows' states (A, H) by the recurrent weights (H, G*H) in
+`_matmul`, a register-tiled loop (four rows by four inputs per pass over the columns), which
+measured faster than BLAS (numba's np.dot) at every size served here (bench/forecast_kernel.py).
+
+The arithmetic is float64 (the float32 weights converted exactly, once per call): two float32
+computations of the same network drift apart over long horizons. On the trained sine at
+H = 1000 PyTorch's float32 loop is 5.4e-6 from the exact forecast, a float32 version of this
+kernel 5.6e-6 (in the other direction: 9.8e-6 from PyTorch, at the 1e-5 the tests allow), this
+one 1e-13. It costs ~1.3x the float32 version's time (bench/forecast_kernel.py).
+
+numba caches each compiled function keyed on its own file: after changing kernel.py's `_finite`
+delete the `__pycache__/*.nbi` / `*.nbc` files of this module too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from app.forecasting.jit import compiled, compiled_exact, compiled_ordered
+from app.forecasting.kernel import KernelWeights, _finite
+
+_ROW_BLOCK = 32  # rows advanced together through every layer
+
+
+@compiled
+def _tanh(x: float) -> float:
+    """tanh to ~1e-9, and vectorizable (libm's is not): exp(-2|x|) = (exp(-|x|/16))^32, the
+    inner exp by its Taylor series to degree 11 (|x|/16 <= 0.625: truncation < 2e-11, x32 <
+    1e-9). kernel.py's float32 rational tanh is up to 3e-7 off, with a bias that adds up over
+    the w * H cell steps of a forecast: 1.0e-5 from PyTorch's loop at H = 200 on the sine."""
+    u = min(abs(x), 10.0) * (1.0 / 16.0)  # tanh(10) is 1 - 4e-9
+    e = 1.0 / 39916800.0  # 1/11!
+    e = e * -u + 1.0 / 3628800.0
+    e = e * -u + 1.0 / 362880.0
+    e = e * -u + 1.0 / 40320.0
+    e = e * -u + 1.0 / 5040.0
+    e = e * -u + 1.0 / 720.0
+    e = e * -u + 1.0 / 120.0
+    e = e * -u + 1.0 / 24.0
+    e = e * -u + 1.0 / 6.0
+    e = e * -u + 0.5
+    e = e * -u + 1.0
+    e = e * -u + 1.0  # exp(-u)
+    e = e * e
+    e = e * e
+    e = e * e
+    e = e * e
+    e = e * e  # exp(-32u) = exp(-2|x|)
+    magnitude = (1.0 - e) / (1.0 + e)
+    return magnitude if x >= 0.0 else -magnitude  # NaN: the comparison fails, NaN stays
+
+
+@compiled
+def _sigmoid(x: float) -> float:
+    return 0.5 + 0.5 * _tanh(0.5 * x)
+
+
+def forecast_scaled(
+    weights: KernelWeights, inputs: NDArray[np.float64], horizon: int
+) -> NDArray[np.float64]:
+    """(B, L) scaled network inputs -> (B, horizon) scaled network outputs (no scaling)."""
+    out: NDArray[np.float64] = _pipeline(
+        np.ascontiguousarray(inputs, dtype=np.float64), horizon, *weights.arguments()
+    )
+    return out
+
+
+def forecast_windows(
+    weights: KernelWeights,
+    windows: NDArray[np.float64],
+    horizon: int,
+    center: float,
+    scale: float,
+    *,
+    difference: bool,
+) -> NDArray[np.float64]:
+    """(B, w) windows in series units -> (B, horizon) forecasts in series units, in one call.
+
+    The same arithmetic as Forecaster's composed path (model_inputs, the pipelined network,
+    model_outputs), rounding included.
+    """
+    out: NDArray[np.float64] = _forecast(
+        np.ascontiguousarray(windows, dtype=np.float64),
+        horizon,
+        center,
+        scale,
+        difference,
+        *weights.arguments(),
+    )
+    return out
+
+
+@compiled_ordered
+def _matmul(
+    rows: NDArray[np.float64], matrix: NDArray[np.float64], out: NDArray[np.float64], width: int
+) -> None:
+    """out (A, N) += rows[:, :width] (A, width) @ matrix[:width] (width, N).
+
+    Four rows times four inputs per pass over the N columns: each loaded weight serves four
+    rows and each loaded output takes four multiply-adds, so the loop is bound by arithmetic
+    rather than by loads and stores. Rows left over (A % 4) take the same sums in the same
+    order (and the order is kept: compiled_ordered), so a row's result never depends on the
+    rows computed with it: a series forecast in a batch gets exactly its forecast alone.
+    """
+    count = rows.shape[0]
+    columns = matrix.shape[1]
+    r = 0
+    while r + 4 <= count:
+        j = 0
+        while j + 4 <= width:
+            a0, a1, a2, a3 = rows[r, j], rows[r, j + 1], rows[r, j + 2], rows[r, j + 3]
+            b0, b1, b2, b3 = (
+                rows[r + 1, j],
+                rows[r + 1, j + 1],
+                rows[r + 1, j + 2],
+                rows[r + 1, j + 3],
+            )
+            c0, c1, c2, c3 = (
+                rows[r + 2, j],
+                rows[r + 2, j + 1],
+                rows[r + 2, j + 2],
+                rows[r + 2, j + 3],
+            )
+            d0, d1, d2, d3 = (
+                rows[r + 3, j],
+                rows[r + 3, j + 1],
+                rows[r + 3, j + 2],
+                rows[r + 3, j + 3],
+            )
+            for k in range(columns):
+                m0, m1, m2, m3 = matrix[j, k], matrix[j + 1, k], matrix[j + 2, k], matrix[j + 3, k]
+                out[r, k] += (a0 * m0 + a1 * m1) + (a2 * m2 + a3 * m3)
+                out[r + 1, k] += (b0 * m0 + b1 * m1) + (b2 * m2 + b3 * m3)
+                out[r + 2, k] += (c0 * m0 + c1 * m1) + (c2 * m2 + c3 * m3)
+                out[r + 3, k] += (d0 * m0 + d1 * m1) + (d2 * m2 + d3 * m3)
+            j += 4
+        while j < width:
+            a0, b0, c0, d0 = rows[r, j], rows[r + 1, j], rows[r + 2, j], rows[r + 3, j]
+            for k in range(columns):
+                m0 = matrix[j, k]
+                out[r, k] += a0 * m0
+                out[r + 1, k] += b0 * m0
+                out[r + 2, k] += c0 * m0
+                out[r + 3, k] += d0 * m0
+            j += 1
+        r += 4
+    while r < count:
+        j = 0
+        while j + 4 <= width:
+            a0, a1, a2, a3 = rows[r, j], rows[r, j + 1], rows[r, j + 2], rows[r, j + 3]
+            for k in range(columns):
+                m0, m1, m2, m3 = matrix[j, k], matrix[j + 1, k], matrix[j + 2, k], matrix[j + 3, k]
+                out[r, k] += (a0 * m0 + a1 * m1) + (a2 * m2 + a3 * m3)
+            j += 4
+        while j < width:
+            a0 = rows[r, j]
+            for k in range(columns):
+                out[r, k] += a0 * matrix[j, k]
+            j += 1
+        r += 1
+
+
+@compiled
+def _update_cells(
+    cell_code: int,
+    gates: NDArray[np.float64],
+    from_input: NDArray[np.float64],
+    h: NDArray[np.float64],
+    c: NDArray[np.float64],
+) -> None:
+    """New states of A rows, in place: h and c (A, H) from gates (A, G*H), which sums every
+    term but for GRU, whose input terms are apart in from_input (A, G*H) (n needs them so)."""
+    count, hidden = h.shape
+    for r in range(count):
+        if cell_code == 0:  # LSTM, PyTorch order (i, f, g, o)
+            for j in range(hidden):
+                i = _sigmoid(gates[r, j])
+                f = _sigmoid(gates[r, hidden + j])
+                g = _tanh(gates[r, 2 * hidden + j])
+                o = _sigmoid(gates[r, 3 * hidden + j])
+                c[r, j] = f * c[r, j] + i * g
+                h[r, j] = o * _tanh(c[r, j])
+        elif cell_code == 1:  # GRU, PyTorch order (r, z, n); n = tanh(x_n + r * h_n)
+            for j in range(hidden):
+                reset = _sigmoid(from_input[r, j] + gates[r, j])
+                z = _sigmoid(from_input[r, hidden + j] + gates[r, hidden + j])
+                n = _tanh(from_input[r, 2 * hidden + j] + reset * gates[r, 2 * hidden + j])
+                h[r, j] = (1.0 - z) * n + z * h[r, j]
+        else:  # tanh RNN
+            for j in range(hidden):
+                h[r, j] = _tanh(gates[r, j])
+
+
+@compiled
+def _step(
+    start: int,
+    stop: int,
+    values: NDArray[np.float64],
+    cell_code: int,
+    w_in: NDArray[np.float64],
+    w_hh: NDArray[np.float64],
+    b_in: NDArray[np.float64],
+    b_hh: NDArray[np.float64],
+    h: NDArray[np.float64],
+    c: NDArray[np.float64],
+    gates: NDArray[np.float64],
+    from_input: NDArray[np.float64],
+) -> None:
+    """Advance rows start..stop one time step through every layer; values (B,) are each
+    series' input. Rows go in blocks that keep the gate buffers (block, G*H) in cache."""
+    layers, hidden, gate_rows = w_hh.shape
+    batch = values.shape[0]
+    gru = cell_code == 1  # GRU keeps the input part apart (n); the others sum every term
+    for first in range(start, stop, _ROW_BLOCK):
+        last = min(first + _ROW_BLOCK, stop)
+        count = last - first
+        block = gates[:count]
+        inputs = from_input[:count] if gru else block
+        for layer in range(layers):
+            for r in range(count):
+                # Layer 0 reads one value per series, the others the new hidden state below.
+                x = values[(first + r) % batch] if layer == 0 else 0.0
+                if gru:
+                    for k in range(gate_rows):
+                        block[r, k] = b_hh[layer, k]
+                        inputs[r, k] = b_in[layer, k] + x * w_in[0, 0, k]
+                else:
+                    for k in range(gate_rows):
+                        block[r, k] = (b_in[layer, k] + b_hh[layer, k]) + x * w_in[0, 0, k]
+            if layer > 0:
+                _matmul(h[layer - 1, first:last], w_in[layer], inputs, hidden)
+            _matmul(h[layer, first:last], w_hh[layer], block, hidden)
+            _update_cells(cell_code, block, inputs, h[layer, first:last], c[layer, first:last])
+
+
+@compiled
+def _pipeline(
+    inputs: NDArray[np.float64],
+    horizon: int,
+    cell_code: int,
+    w_in32: NDArray[np.float32],
+    w_hh32: NDArray[np.float32],
+    b_in32: NDArray[np.float32],
+    b_hh32: NDArray[np.float32],
+    head_weight: NDArray[np.float32],
+    head_bias: float,
+) -> NDArray[np.float64]:
+    """(B, L) scaled inputs -> (B, horizon) scaled outputs; window m lives in slot m % S."""
+    batch, length = inputs.shape
+    layers, hidden, gate_rows = w_hh32.shape
+    # float32 -> float64 is exact; a few µs for the default model, and no second copy per model.
+    w_in, w_hh = w_in32.astype(np.float64), w_hh32.astype(np.float64)
+    b_in, b_hh = b_in32.astype(np.float64), b_hh32.astype(np.float64)
+    slots = min(length, horizon)
+    rows = slots * batch  # slot-major: row = slot * B + series
+    out = np.empty((batch, horizon), dtype=np.float64)
+    h = np.zeros((layers, rows, hidden))  # (L, S*B, H)
+    c = np.zeros((layers, rows, hidden))  # (L, S*B, H): LSTM cell state
+    gates = np.empty((_ROW_BLOCK, gate_rows))  # (block, G*H)
+    from_input = np.empty((_ROW_BLOCK, gate_rows))  # (block, G*H): GRU's input terms
+    values = np.empty(batch)  # (B,): what every window reads at time t
+    for t in range(length + horizon - 1):
+        if t < horizon:  # window t starts: its slot's state goes back to zero
+            first_row = (t % slots) * batch
+            h[:, first_row : first_row + batch] = 0.0
+            c[:, first_row : first_row + batch] = 0.0
+        for b in range(batch):
+            values[b] = inputs[b, t] if t < length else out[b, t - length]
+        low = (max(0, t - length + 1) % slots) * batch  # the oldest window in flight
+        high = (min(t, horizon - 1) % slots + 1) * batch  # past the newest
+        if low < high:
+            _step(low, high, values, cell_code, w_in, w_hh, b_in, b_hh, h, c, gates, from_input)
+        else:  # the windows wrap around the slots: two runs of rows
+            _step(low, rows, values, cell_code, w_in, w_hh, b_in, b_hh, h, c, gates, from_input)
+            _step(0, high, values, cell_code, w_in, w_hh, b_in, b_hh, h, c, gates, from_input)
+        if t >= length - 1:  # window t - L + 1 is complete: the head gives its forecast
+            done = t - length + 1
+            first_row = (done % slots) * batch
+            for b in range(batch):
+                total = 0.0
+                for j in range(hidden):
+                    total += head_weight[j] * h[layers - 1, first_row + b, j]
+                out[b, done] = total + head_bias
+    return out
+
+
+@compiled_exact
+def _forecast(
+    windows: NDArray[np.float64],
+    horizon: int,
+    center: float,
+    scale: float,
+    difference: bool,
+    cell_code: int,
+    w_in: NDArray[np.float32],
+    w_hh: NDArray[np.float32],
+    b_in: NDArray[np.float32],
+    b_hh: NDArray[np.float32],
+    head_weight: NDArray[np.float32],
+    head_bias: float,
+) -> NDArray[np.float64]:
+    """model_inputs, _pipeline, model_outputs: the same operations in the same order."""
+    batch, size = windows.shape
+    length = size - 1 if difference else size
+    inputs = np.empty((batch, length), dtype=np.float64)  # (B, L), scaled
+    for b in range(batch):
+        for t in range(length):
+            value = windows[b, t + 1] - windows[b, t] if difference else windows[b, t]
+            inputs[b, t] = _finite((value - center) / scale)
+    outputs = _pipeline(inputs, horizon, cell_code, w_in, w_hh, b_in, b_hh, head_weight, head_bias)
+    for b in range(batch):
+        last = windows[b, size - 1]
+        running = 0.0  # np.cumsum's sequential sum of the restored differences
+        for k in range(horizon):
+            restored = _finite(outputs[b, k] * scale + center)
+            if difference:
+                running += restored
+                restored = _finite(last + running)
+            outputs[b, k] = restored
+    return outputs
