@@ -10,13 +10,16 @@ differencing, is one numba loop. `forecast_windows` takes any number of windows 
 
 Each step multiplies the in-flight rows' states (A, H) by the recurrent weights (H, G*H) in
 `_matmul`, a register-tiled loop (four rows by four inputs per pass over the columns), which
-measured faster than BLAS (numba's np.dot) at every size served here (bench/forecast_kernel.py).
+measured faster than BLAS (numba's np.dot) at every size served here; the activations run over
+whole row blocks with one division per two or three of them (`_update_cells`).
 
-The arithmetic is float64 (the float32 weights converted exactly, once per call): two float32
-computations of the same network drift apart over long horizons. On the trained sine at
-H = 1000 PyTorch's float32 loop is 5.4e-6 from the exact forecast, a float32 version of this
-kernel 5.6e-6 (in the other direction: 9.8e-6 from PyTorch, at the 1e-5 the tests allow), this
-one 1e-13. It costs ~1.3x the float32 version's time (bench/forecast_kernel.py).
+The arithmetic is float64 (the float32 weights converted exactly, once per call), and the
+forecast is the exact one to ~1e-13. PyTorch's float32 loop itself drifts from the exact
+forecast on models that oscillate: on 16 models trained on the tutorial's sine, by up to
+5.1e-6 at H = 200 and 3.6e-5 at H = 1000. A float32 version of this kernel drifts as much in
+its own direction, so it differed from the tutorial's loop by up to 1.0e-5 at H = 200 (the
+bound the tests hold) and 6.4e-5 at H = 1000, for a 1.45x shorter run
+(bench/forecast_kernel.py has both, and BLAS).
 
 numba caches each compiled function keyed on its own file: after changing kernel.py's `_finite`
 delete the `__pycache__/*.nbi` / `*.nbc` files of this module too.
@@ -34,36 +37,31 @@ _ROW_BLOCK = 32  # rows advanced together through every layer
 
 
 @compiled
-def _tanh(x: float) -> float:
-    """tanh to ~1e-9, and vectorizable (libm's is not): exp(-2|x|) = (exp(-|x|/16))^32, the
-    inner exp by its Taylor series to degree 11 (|x|/16 <= 0.625: truncation < 2e-11, x32 <
-    1e-9). kernel.py's float32 rational tanh is up to 3e-7 off, with a bias that adds up over
-    the w * H cell steps of a forecast: 1.0e-5 from PyTorch's loop at H = 200 on the sine."""
-    u = min(abs(x), 10.0) * (1.0 / 16.0)  # tanh(10) is 1 - 4e-9
+def _exp(x: float) -> float:
+    """exp(x) to 1e-9 (relative) for |x| <= 40, vectorizable where libm's exp is not:
+    exp(x) = exp(x / 64) ** 64, the inner one by its Taylor series to degree 11 (|x| / 64 <=
+    0.625: truncation < 1.5e-11, x64 after the squarings). Beyond +-40 it is exp(+-40), which
+    leaves every sigmoid and tanh below exact to float64 precision (1 / (1 + e^40) < 5e-18).
+    A sigmoid or tanh from it is within 3e-10 of the exact value."""
+    t = min(max(x, -40.0), 40.0) * (1.0 / 64.0)
     e = 1.0 / 39916800.0  # 1/11!
-    e = e * -u + 1.0 / 3628800.0
-    e = e * -u + 1.0 / 362880.0
-    e = e * -u + 1.0 / 40320.0
-    e = e * -u + 1.0 / 5040.0
-    e = e * -u + 1.0 / 720.0
-    e = e * -u + 1.0 / 120.0
-    e = e * -u + 1.0 / 24.0
-    e = e * -u + 1.0 / 6.0
-    e = e * -u + 0.5
-    e = e * -u + 1.0
-    e = e * -u + 1.0  # exp(-u)
+    e = e * t + 1.0 / 3628800.0
+    e = e * t + 1.0 / 362880.0
+    e = e * t + 1.0 / 40320.0
+    e = e * t + 1.0 / 5040.0
+    e = e * t + 1.0 / 720.0
+    e = e * t + 1.0 / 120.0
+    e = e * t + 1.0 / 24.0
+    e = e * t + 1.0 / 6.0
+    e = e * t + 0.5
+    e = e * t + 1.0
+    e = e * t + 1.0  # exp(t)
     e = e * e
     e = e * e
     e = e * e
     e = e * e
-    e = e * e  # exp(-32u) = exp(-2|x|)
-    magnitude = (1.0 - e) / (1.0 + e)
-    return magnitude if x >= 0.0 else -magnitude  # NaN: the comparison fails, NaN stays
-
-
-@compiled
-def _sigmoid(x: float) -> float:
-    return 0.5 + 0.5 * _tanh(0.5 * x)
+    e = e * e
+    return e * e  # exp(64 t); NaN stays NaN
 
 
 def forecast_scaled(
@@ -140,10 +138,10 @@ def _matmul(
             )
             for k in range(columns):
                 m0, m1, m2, m3 = matrix[j, k], matrix[j + 1, k], matrix[j + 2, k], matrix[j + 3, k]
-                out[r, k] += (a0 * m0 + a1 * m1) + (a2 * m2 + a3 * m3)
-                out[r + 1, k] += (b0 * m0 + b1 * m1) + (b2 * m2 + b3 * m3)
-                out[r + 2, k] += (c0 * m0 + c1 * m1) + (c2 * m2 + c3 * m3)
-                out[r + 3, k] += (d0 * m0 + d1 * m1) + (d2 * m2 + d3 * m3)
+                out[r, k] = out[r, k] + a0 * m0 + a1 * m1 + a2 * m2 + a3 * m3
+                out[r + 1, k] = out[r + 1, k] + b0 * m0 + b1 * m1 + b2 * m2 + b3 * m3
+                out[r + 2, k] = out[r + 2, k] + c0 * m0 + c1 * m1 + c2 * m2 + c3 * m3
+                out[r + 3, k] = out[r + 3, k] + d0 * m0 + d1 * m1 + d2 * m2 + d3 * m3
             j += 4
         while j < width:
             a0, b0, c0, d0 = rows[r, j], rows[r + 1, j], rows[r + 2, j], rows[r + 3, j]
@@ -161,7 +159,7 @@ def _matmul(
             a0, a1, a2, a3 = rows[r, j], rows[r, j + 1], rows[r, j + 2], rows[r, j + 3]
             for k in range(columns):
                 m0, m1, m2, m3 = matrix[j, k], matrix[j + 1, k], matrix[j + 2, k], matrix[j + 3, k]
-                out[r, k] += (a0 * m0 + a1 * m1) + (a2 * m2 + a3 * m3)
+                out[r, k] = out[r, k] + a0 * m0 + a1 * m1 + a2 * m2 + a3 * m3
             j += 4
         while j < width:
             a0 = rows[r, j]
@@ -176,30 +174,55 @@ def _update_cells(
     cell_code: int,
     gates: NDArray[np.float64],
     from_input: NDArray[np.float64],
+    split: NDArray[np.float64],
     h: NDArray[np.float64],
     c: NDArray[np.float64],
 ) -> None:
-    """New states of A rows, in place: h and c (A, H) from gates (A, G*H), which sums every
-    term but for GRU, whose input terms are apart in from_input (A, G*H) (n needs them so)."""
-    count, hidden = h.shape
+    """New states of the block's A rows, in place: h and c (A * H,), flattened rows, from gates
+    (A, G*H), which sums every term but for GRU, whose input terms are apart in from_input.
+
+    The gates are first copied gate-major into split (G or 2G, A * H), so the activations run
+    over A * H contiguous values: over H alone, H = 50 left 2 of every 50 values to scalar code
+    that cost as much as the 48 in 16-wide vectors.
+
+    With e = exp(-x): sigmoid(x) = 1 / (1 + e); with e = exp(-2x): tanh(x) = (1 - e) / (1 + e).
+    Products of these fractions share one division (a division costs ~10 multiply-adds):
+    LSTM's c = f c + i g and h = o tanh(c) take two instead of five, GRU's three instead of
+    four. Every denominator is in [1, 1 + e^40]: a product of three stays finite.
+    """
+    count, gate_rows = gates.shape
+    size = h.shape[0]
+    hidden = size // count
+    kinds = gate_rows // hidden
     for r in range(count):
-        if cell_code == 0:  # LSTM, PyTorch order (i, f, g, o)
+        for g in range(kinds):
             for j in range(hidden):
-                i = _sigmoid(gates[r, j])
-                f = _sigmoid(gates[r, hidden + j])
-                g = _tanh(gates[r, 2 * hidden + j])
-                o = _sigmoid(gates[r, 3 * hidden + j])
-                c[r, j] = f * c[r, j] + i * g
-                h[r, j] = o * _tanh(c[r, j])
-        elif cell_code == 1:  # GRU, PyTorch order (r, z, n); n = tanh(x_n + r * h_n)
-            for j in range(hidden):
-                reset = _sigmoid(from_input[r, j] + gates[r, j])
-                z = _sigmoid(from_input[r, hidden + j] + gates[r, hidden + j])
-                n = _tanh(from_input[r, 2 * hidden + j] + reset * gates[r, 2 * hidden + j])
-                h[r, j] = (1.0 - z) * n + z * h[r, j]
-        else:  # tanh RNN
-            for j in range(hidden):
-                h[r, j] = _tanh(gates[r, j])
+                split[g, r * hidden + j] = gates[r, g * hidden + j]
+                if cell_code == 1:
+                    split[kinds + g, r * hidden + j] = from_input[r, g * hidden + j]
+    if cell_code == 0:  # LSTM, PyTorch order (i, f, g, o)
+        for k in range(size):
+            d_i = 1.0 + _exp(-split[0, k])  # i = 1 / d_i
+            d_f = 1.0 + _exp(-split[1, k])  # f = 1 / d_f
+            e_g = _exp(-2.0 * split[2, k])  # g = (1 - e_g) / (1 + e_g)
+            d_o = 1.0 + _exp(-split[3, k])  # o = 1 / d_o
+            d_ig = d_i * (1.0 + e_g)  # i g = (1 - e_g) / d_ig
+            cell = (c[k] * d_ig + (1.0 - e_g) * d_f) / (d_f * d_ig)
+            c[k] = cell
+            e_c = _exp(-2.0 * cell)
+            h[k] = (1.0 - e_c) / (d_o * (1.0 + e_c))
+    elif cell_code == 1:  # GRU, PyTorch order (r, z, n); n = tanh(x_n + r * h_n)
+        for k in range(size):
+            reset = 1.0 / (1.0 + _exp(-(split[3, k] + split[0, k])))
+            e_z = _exp(-(split[4, k] + split[1, k]))
+            e_n = _exp(-2.0 * (split[5, k] + reset * split[2, k]))
+            # h = (1 - z) tanh(n) + z h, with 1 - z = e_z / (1 + e_z)
+            d_n = 1.0 + e_n
+            h[k] = (e_z * (1.0 - e_n) + h[k] * d_n) / ((1.0 + e_z) * d_n)
+    else:  # tanh RNN
+        for k in range(size):
+            e = _exp(-2.0 * split[0, k])
+            h[k] = (1.0 - e) / (1.0 + e)
 
 
 @compiled
@@ -216,6 +239,7 @@ def _step(
     c: NDArray[np.float64],
     gates: NDArray[np.float64],
     from_input: NDArray[np.float64],
+    split: NDArray[np.float64],
 ) -> None:
     """Advance rows start..stop one time step through every layer; values (B,) are each
     series' input. Rows go in blocks that keep the gate buffers (block, G*H) in cache."""
@@ -241,7 +265,15 @@ def _step(
             if layer > 0:
                 _matmul(h[layer - 1, first:last], w_in[layer], inputs, hidden)
             _matmul(h[layer, first:last], w_hh[layer], block, hidden)
-            _update_cells(cell_code, block, inputs, h[layer, first:last], c[layer, first:last])
+            states = slice(first * hidden, last * hidden)
+            _update_cells(
+                cell_code,
+                block,
+                inputs,
+                split,
+                h[layer].reshape(-1)[states],
+                c[layer].reshape(-1)[states],
+            )
 
 
 @compiled
@@ -268,7 +300,8 @@ def _pipeline(
     h = np.zeros((layers, rows, hidden))  # (L, S*B, H)
     c = np.zeros((layers, rows, hidden))  # (L, S*B, H): LSTM cell state
     gates = np.empty((_ROW_BLOCK, gate_rows))  # (block, G*H)
-    from_input = np.empty((_ROW_BLOCK, gate_rows))  # (block, G*H): GRU's input terms
+    from_input = np.empty((_ROW_BLOCK, gate_rows))  # (block, G*H): GRU's
+    split = np.empty((6, _ROW_BLOCK * hidden))  # (2G, block * H)
     values = np.empty(batch)  # (B,): what every window reads at time t
     for t in range(length + horizon - 1):
         if t < horizon:  # window t starts: its slot's state goes back to zero
@@ -280,10 +313,16 @@ def _pipeline(
         low = (max(0, t - length + 1) % slots) * batch  # the oldest window in flight
         high = (min(t, horizon - 1) % slots + 1) * batch  # past the newest
         if low < high:
-            _step(low, high, values, cell_code, w_in, w_hh, b_in, b_hh, h, c, gates, from_input)
+            _step(
+                low, high, values, cell_code, w_in, w_hh, b_in, b_hh, h, c, gates, from_input, split
+            )
         else:  # the windows wrap around the slots: two runs of rows
-            _step(low, rows, values, cell_code, w_in, w_hh, b_in, b_hh, h, c, gates, from_input)
-            _step(0, high, values, cell_code, w_in, w_hh, b_in, b_hh, h, c, gates, from_input)
+            _step(
+                low, rows, values, cell_code, w_in, w_hh, b_in, b_hh, h, c, gates, from_input, split
+            )
+            _step(
+                0, high, values, cell_code, w_in, w_hh, b_in, b_hh, h, c, gates, from_input, split
+            )
         if t >= length - 1:  # window t - L + 1 is complete: the head gives its forecast
             done = t - length + 1
             first_row = (done % slots) * batch

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -12,7 +14,7 @@ from app.forecasting import Forecaster, ModelConfig, Scaler
 from app.forecasting.engine import InferenceWeights, forecast_pipelined
 from app.forecasting.forecaster import model_inputs, model_outputs
 from app.forecasting.model import RecurrentRegressor
-from app.forecasting.pipeline import forecast_scaled, forecast_windows
+from app.forecasting.pipeline import _exp, forecast_scaled, forecast_windows
 
 CELLS = st.sampled_from(["lstm", "gru", "rnn"])
 
@@ -164,6 +166,19 @@ def test_a_series_in_a_batch_gets_exactly_its_forecast_alone(cell: str, num_laye
                 weights.kernel, windows[row : row + 1], horizon, 0.3, 1.7, difference=False
             )
             assert np.array_equal(alone[0], many[row]), (horizon, row)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.floats(min_value=-40, max_value=40))
+def test_exp_is_float64_accurate(value: float) -> None:
+    assert _exp(value) == pytest.approx(math.exp(value), rel=1e-9)
+
+
+def test_exp_saturates_where_sigmoid_and_tanh_are_exact_and_keeps_nan() -> None:
+    assert _exp(1e300) == _exp(40.0)
+    assert _exp(-1e300) == _exp(-40.0)
+    assert 1.0 / (1.0 + _exp(-40.0)) == 1.0  # sigmoid(40): exact to float64 precision
+    assert math.isnan(_exp(float("nan")))
 
 
 def test_nan_input_gives_nan_not_a_made_up_number() -> None:
