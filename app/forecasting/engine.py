@@ -1,4 +1,7 @@
-"""Fast inference for the recurrent models, in numpy, with the tutorial's exact semantics.
+"""The pipelined forecast in numpy, with the tutorial's exact semantics: the reference.
+
+Forecaster.forecast / forecast_many run pipeline.py's compiled kernel of the same schedule; the
+tests hold it to this version, and `fit` still scores its holdout and calibration with it.
 
 The tutorial forecasts step k by running the model from a zero state over the last `w` values of
 (history + predictions so far): `horizon * w` sequential cell steps, each paying PyTorch's per-op

@@ -3,7 +3,7 @@
 `/predict-next` runs one window of `w` sequential cell steps. In numpy each step is ~10 calls on
 (1, H) arrays whose per-call overhead (~1 µs) is nearly all of their cost: ~0.6 ms for the
 default model, most of the request. Here the whole window is one compiled loop (~0.05-0.07 ms,
-bench/predict_path.py). Batches (holdouts, pipelined forecasts) stay on numpy's BLAS matmuls.
+bench/predict_path.py). Pipelined forecasts (many windows a call) are pipeline.py's kernel.
 
 Semantics are PyTorch's: zero initial state per window, gate order (i, f, g, o) for LSTM and
 (r, z, n) for GRU, tanh RNN, then the linear head on the top layer's last hidden state. The

@@ -1,5 +1,5 @@
-"""ValidatedJsonRoute (/predict-next): valid JSON bodies take one pydantic-core pass, and every
-request gets the response FastAPI's own handler would give."""
+"""ValidatedJsonRoute (/predict-next, /forecast): valid JSON bodies take one pydantic-core
+pass, and every request gets the response FastAPI's own handler would give."""
 
 from __future__ import annotations
 
@@ -38,12 +38,12 @@ def client(tmp_path_factory: pytest.TempPathFactory, trained_store: Path) -> Ite
         yield test_client
 
 
-def both_paths(client: TestClient, content: bytes) -> tuple[tuple[int, object], tuple[int, object]]:
+def both_paths(
+    client: TestClient, content: bytes, path: str = "/predict-next"
+) -> tuple[tuple[int, object], tuple[int, object]]:
     answers = []
     for content_type in (FAST, STANDARD):
-        response = client.post(
-            "/predict-next", content=content, headers={"content-type": content_type}
-        )
+        response = client.post(path, content=content, headers={"content-type": content_type})
         answers.append((response.status_code, response.json()))
     return answers[0], answers[1]
 
@@ -93,6 +93,28 @@ def test_every_body_gets_the_answer_of_fastapis_own_handler(
     client: TestClient, body: bytes
 ) -> None:
     fast, standard = both_paths(client, body)
+    assert fast == standard
+
+
+_FORECAST_BODY = st.fixed_dictionaries(
+    {"horizon": st.integers(-2, 60) | _VALUE},
+    optional={
+        "model": st.sampled_from(["default", "missing", 7]),
+        "series": st.lists(st.floats(-5, 5), min_size=38, max_size=45) | _VALUE,
+        "level": st.lists(st.sampled_from([80, 95, 101, "x"]), max_size=2) | _VALUE,
+        "start": st.sampled_from(["2026-01-01", "later", 3]),
+        "freq": st.sampled_from(["D", "h", "fortnight", None]),
+        "extra": st.integers(),
+    },
+)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=_FORECAST_BODY.map(lambda body: json.dumps(body).encode()) | _RAW)
+def test_every_forecast_body_gets_the_answer_of_fastapis_own_handler(
+    client: TestClient, body: bytes
+) -> None:
+    fast, standard = both_paths(client, body, "/forecast")
     assert fast == standard
 
 
