@@ -65,8 +65,12 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
         return [low] if math.isfinite(low) else []
     raw = (high - low) / max(1, count)
     magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    steps = [m * magnitude for m in (1, 2, 5, 10)]
+    step = next(s for s in steps if s >= raw)
     first = math.ceil(low / step - 1e-9)
+    if first * step > high + step * 1e-9:  # a step wider than the range: no tick fits in it
+        step = max((s for s in steps if s < step), default=step)  # e.g. 1..400002, count 2
+        first = math.ceil(low / step - 1e-9)
     ticks = []
     value_index = first
     while value_index * step <= high + step * 1e-9:
