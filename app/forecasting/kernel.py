@@ -129,7 +129,7 @@ def predict_one(
 def warm_up() -> float:
     """Compile the kernels for every cell (one specialization serves them all), this module's
     and pipeline.py's (the pipelined forecast); seconds taken."""
-    from app.forecasting.pipeline import forecast_scaled, forecast_windows  # it imports this
+    from app.forecasting.pipeline import forecast_windows  # it imports this module
 
     started = time.perf_counter()
     for cell in CELL_CODES:
@@ -138,7 +138,6 @@ def warm_up() -> float:
         packed = pack_weights(cell, [layer, layer], np.zeros(1, dtype=np.float32), 0.0)
         predict_few(packed, np.zeros((1, 2)))
         predict_one(packed, np.zeros(2), 0.0, 1.0, difference=cell == "gru")
-        forecast_scaled(packed, np.zeros((1, 2)), 3)
         forecast_windows(packed, np.zeros((1, 3)), 3, 0.0, 1.0, difference=cell == "gru")
     return time.perf_counter() - started
 

@@ -83,20 +83,17 @@ def forecast_windows(
     *,
     difference: bool,
 ) -> NDArray[np.float64]:
-    """(B, w) windows in series units -> (B, horizon) forecasts in series units, in one call.
+    """(B, w) windows in series units -> (B, horizon) forecasts in series units.
 
     The same arithmetic as Forecaster's composed path (model_inputs, the pipelined network,
-    model_outputs), rounding included.
+    model_outputs), rounding included. Three compiled calls rather than one: numba would
+    optimize the network's code again inside a caller, which tripled the compile time.
     """
-    out: NDArray[np.float64] = _forecast(
-        np.ascontiguousarray(windows, dtype=np.float64),
-        horizon,
-        center,
-        scale,
-        difference,
-        *weights.arguments(),
-    )
-    return out
+    windows = np.ascontiguousarray(windows, dtype=np.float64)
+    inputs = _scaled_inputs(windows, center, scale, difference)  # (B, L)
+    outputs: NDArray[np.float64] = _pipeline(inputs, horizon, *weights.arguments())
+    _restore(outputs, windows, center, scale, difference)
+    return outputs
 
 
 @compiled_ordered
@@ -335,21 +332,11 @@ def _pipeline(
 
 
 @compiled_exact
-def _forecast(
-    windows: NDArray[np.float64],
-    horizon: int,
-    center: float,
-    scale: float,
-    difference: bool,
-    cell_code: int,
-    w_in: NDArray[np.float32],
-    w_hh: NDArray[np.float32],
-    b_in: NDArray[np.float32],
-    b_hh: NDArray[np.float32],
-    head_weight: NDArray[np.float32],
-    head_bias: float,
+def _scaled_inputs(
+    windows: NDArray[np.float64], center: float, scale: float, difference: bool
 ) -> NDArray[np.float64]:
-    """model_inputs, _pipeline, model_outputs: the same operations in the same order."""
+    """model_inputs: (B, w) windows -> (B, L) scaled values (or differences), NaN -> 0 and
+    +-inf -> the largest float like Scaler.transform."""
     batch, size = windows.shape
     length = size - 1 if difference else size
     inputs = np.empty((batch, length), dtype=np.float64)  # (B, L), scaled
@@ -357,14 +344,25 @@ def _forecast(
         for t in range(length):
             value = windows[b, t + 1] - windows[b, t] if difference else windows[b, t]
             inputs[b, t] = _finite((value - center) / scale)
-    outputs = _pipeline(inputs, horizon, cell_code, w_in, w_hh, b_in, b_hh, head_weight, head_bias)
+    return inputs
+
+
+@compiled_exact
+def _restore(
+    outputs: NDArray[np.float64],
+    windows: NDArray[np.float64],
+    center: float,
+    scale: float,
+    difference: bool,
+) -> None:
+    """model_outputs, in place: (B, H) scaled outputs -> values in series units."""
+    batch, size = windows.shape
     for b in range(batch):
         last = windows[b, size - 1]
         running = 0.0  # np.cumsum's sequential sum of the restored differences
-        for k in range(horizon):
+        for k in range(outputs.shape[1]):
             restored = _finite(outputs[b, k] * scale + center)
             if difference:
                 running += restored
                 restored = _finite(last + running)
             outputs[b, k] = restored
-    return outputs
