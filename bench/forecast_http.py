@@ -1,6 +1,6 @@
 """POST /forecast through real HTTP vs the tutorial's loop, per horizon, with the FLOP share.
 
-    .venv/bin/python -m bench.forecast_http             # ~3 minutes; prints a markdown report
+    .venv/bin/python -m bench.forecast_http             # ~1.5 minutes; prints a markdown report
     .venv/bin/python -m bench.forecast_http --quick     # one round, few repeats
 
 One `uvicorn app.main:app --workers 1` on loopback (FORECAST_TORCH_THREADS=1, one BLAS

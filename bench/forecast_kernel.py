@@ -1,6 +1,6 @@
 """The pipelined forecast kernel against its variants: BLAS vs the tiled loop, float32 vs float64.
 
-    .venv/bin/python -m bench.forecast_kernel            # ~3 minutes; prints a markdown table
+    .venv/bin/python -m bench.forecast_kernel            # ~5 minutes; prints a markdown table
     .venv/bin/python -m bench.forecast_kernel --quick    # one round
 
 The variants are built from app/forecasting/pipeline.py's own source, each with one change, so
